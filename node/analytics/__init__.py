@@ -1,0 +1,1 @@
+"""Analytics: the models the pipeline runs on frames, behind one interface."""

@@ -1,0 +1,1 @@
+"""The ``citywatch`` command line. Each sub-command lives in its own module."""

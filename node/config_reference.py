@@ -1,0 +1,47 @@
+"""Render the config models as a Markdown reference (README and ``config reference``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+from schemas.config import NodeConfig
+
+
+def _default(field: Any) -> str:
+    if field.is_required():
+        return "(required)"
+    if field.default_factory is not None:
+        try:
+            value = field.default_factory()
+        except TypeError:
+            return "(computed)"
+        if isinstance(value, BaseModel):
+            return "(section)"
+        return repr(value)
+    if hasattr(field.default, "value"):
+        return repr(field.default.value)
+    return repr(field.default)
+
+
+def _walk(model: type[BaseModel], prefix: str, rows: list[tuple[str, str, str]]) -> None:
+    for name, field in model.model_fields.items():
+        key = f"{prefix}{name}"
+        rows.append((key, _default(field), field.description or ""))
+        ann = field.annotation
+        for cand in (ann, *getattr(ann, "__args__", ())):
+            if isinstance(cand, type) and issubclass(cand, BaseModel):
+                _walk(cand, f"{key}.", rows)
+            elif getattr(cand, "__origin__", None) is list:
+                (item,) = cand.__args__
+                if isinstance(item, type) and issubclass(item, BaseModel):
+                    _walk(item, f"{key}[].", rows)
+
+
+def render_reference() -> str:
+    rows: list[tuple[str, str, str]] = []
+    _walk(NodeConfig, "", rows)
+    lines = ["| key | default | description |", "|---|---|---|"]
+    lines += [f"| `{k}` | `{d}` | {h} |" for k, d, h in rows]
+    return "\n".join(lines)

@@ -1,0 +1,9 @@
+"""citywatch's public contracts: events, commands, replies, config and model manifests.
+
+Everything a consumer of a citywatch node reads or writes is a pydantic v2 model in this
+package, versioned with ``SCHEMA_VERSION`` and exported as JSON Schema (``citywatch schema``).
+"""
+
+from schemas.version import SCHEMA_VERSION
+
+__all__ = ["SCHEMA_VERSION"]
