@@ -1,3 +1,6 @@
 """One version for every payload contract; bump the minor for additions, the major for breaks."""
 
-SCHEMA_VERSION = "1.0"
+from typing import Final, Literal
+
+SchemaVersion = Literal["1.0"]
+SCHEMA_VERSION: Final = "1.0"

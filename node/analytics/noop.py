@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from node.analytics.base import AnalysisResult, Analytic
 from node.frame import Frame
-from schemas.config.analytics import NoopAnalyticConfig
+from schemas.config.analytics import AnalyticConfig, NoopAnalyticConfig
 
 
 class NoopAnalytic:
@@ -21,10 +21,10 @@ class NoopFactory:
     name = "noop"
     gated = False
     end_after_s = 1.0
-    model_label = None
+    model_label: str | None = None
 
     def __init__(self, config: NoopAnalyticConfig) -> None:
-        self.config = config
+        self.config: AnalyticConfig = config
 
     def create(self, camera: str) -> Analytic:
         return NoopAnalytic()
