@@ -1,4 +1,7 @@
-"""The checked-in JSON Schemas must match the pydantic models (regenerate: `citywatch schema --out schemas/json`)."""
+"""The checked-in JSON Schemas must match the pydantic models.
+
+Regenerate with `citywatch schema --out schemas/json`.
+"""
 
 from __future__ import annotations
 
