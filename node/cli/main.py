@@ -18,6 +18,7 @@ COMMAND_MODULES = [
     "node.cli.run_cmd",
     "node.cli.config_cmd",
     "node.cli.schema_cmd",
+    "node.cli.sign_cmd",
 ]
 
 
