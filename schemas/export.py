@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from schemas.commands import CommandEnvelope, Reply
 from schemas.config import NodeConfig
 from schemas.events import Event
+from schemas.manifest import ModelManifest
 
 SCHEMA_DIR = Path(__file__).parent / "json"
 
@@ -20,6 +21,7 @@ def contracts() -> dict[str, type[BaseModel]]:
         "command": CommandEnvelope,
         "reply": Reply,
         "config": NodeConfig,
+        "manifest": ModelManifest,
     }
 
 

@@ -10,6 +10,7 @@ from schemas.config.broker import EmbeddedBrokerConfig
 from schemas.config.camera import CameraConfig
 from schemas.config.commands import CommandsConfig
 from schemas.config.homeassistant import HomeAssistantConfig
+from schemas.config.models import ModelsConfig
 from schemas.config.mqtt import MqttConfig
 from schemas.config.outbox import OutboxConfig
 from schemas.events import NAME_PATTERN
@@ -37,6 +38,7 @@ class NodeConfig(ConfigSection):
     outbox: OutboxConfig = Field(default_factory=OutboxConfig)
     commands: CommandsConfig = Field(default_factory=CommandsConfig)
     homeassistant: HomeAssistantConfig = Field(default_factory=HomeAssistantConfig)
+    models: ModelsConfig = Field(default_factory=ModelsConfig)
     snapshots: SnapshotConfig = Field(default_factory=SnapshotConfig)
     stats_interval_s: float = Field(default=10.0, gt=0, description="Period of `stats`.")
     log_level: str = Field(default="INFO", description="Python logging level.")
