@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "node.cli.config_cmd",
     "node.cli.schema_cmd",
     "node.cli.sign_cmd",
+    "node.cli.models_cmd",
 ]
 
 
