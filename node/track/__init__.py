@@ -1,0 +1,1 @@
+"""Multi-object tracking (ByteTrack-style) and confirmation of tracks into events."""
