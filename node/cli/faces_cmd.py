@@ -1,0 +1,153 @@
+"""``citywatch faces enroll|list|remove|authorize|revoke|export|import``: manage the gallery
+offline, with the same rules as the MQTT commands (``node.face.enroll.FaceService``)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def register(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser(
+        "faces", help="Manage the face gallery (enroll, list, remove, authorise, backups)."
+    )
+    p.add_argument("--config", "-c", help="Node YAML config (gallery path, face settings).")
+    p.add_argument("--gallery", help="Gallery file (default: from the config).")
+    p.add_argument("--models", help="Folder with yunet/MobileFaceNet .onnx files.")
+    fsub = p.add_subparsers(dest="faces_command", metavar="ACTION", required=True)
+
+    e = fsub.add_parser("enroll", help="Enroll NAME from images, or every person of a folder.")
+    e.add_argument("name", nargs="?", help="Identity name (omit with --folder).")
+    e.add_argument("images", nargs="*", help="JPEG/PNG images showing only this person.")
+    e.add_argument("--folder", help="Enroll <folder>/<person>/*.jpg, one identity per folder.")
+    e.add_argument("--authorised", action="store_true", help="Also authorise (gate).")
+    e.add_argument("--replace", action="store_true", help="Drop previous samples first.")
+    e.set_defaults(func=_enroll)
+
+    fsub.add_parser("list", help="List identities.").set_defaults(func=_list)
+    for verb, helptext in (
+        ("remove", "Delete an identity and all its data."),
+        ("authorize", "Let an identity open the gate."),
+        ("revoke", "Stop an identity opening the gate."),
+    ):
+        v = fsub.add_parser(verb, help=helptext)
+        v.add_argument("name")
+        v.set_defaults(func=_by_name, verb=verb)
+    x = fsub.add_parser("export", help="Write a backup copy of the gallery (0600).")
+    x.add_argument("dest")
+    x.set_defaults(func=_export)
+    i = fsub.add_parser("import", help="Merge a backup into the gallery.")
+    i.add_argument("src")
+    i.add_argument("--replace", action="store_true", help="Replace the gallery instead.")
+    i.set_defaults(func=_import)
+
+
+def _faces_config(args: argparse.Namespace) -> tuple[Any, Path]:
+    from node.config import load_config
+    from node.face.analytic import gallery_path
+
+    cfg = load_config(args.config)
+    path = Path(args.gallery) if args.gallery else gallery_path(cfg.analytics.faces, cfg.data_dir)
+    return cfg, path
+
+
+def _service(args: argparse.Namespace, need_models: bool) -> Any:
+    from node.face.analytic import build_engine
+    from node.face.enroll import EnrollPolicy, FaceService
+    from node.face.gallery import Gallery
+
+    cfg, path = _faces_config(args)
+    fc = cfg.analytics.faces
+    engine = build_engine(fc, models_dir=args.models) if need_models else None
+    policy = EnrollPolicy(fc.max_image_bytes, fc.max_images, fc.too_close_similarity)
+    return FaceService(engine, Gallery(path, store_crops=fc.store_crops), policy)
+
+
+def _enroll(args: argparse.Namespace) -> int:
+    from node.commands.errors import CommandError
+
+    svc = _service(args, need_models=True)
+    auth = True if args.authorised else None
+    if args.folder:
+        return _enroll_folder(svc, Path(args.folder), auth, args.replace)
+    if not args.name or not args.images:
+        print("give NAME and IMAGES, or --folder ROOT", file=sys.stderr)
+        return 2
+    try:
+        blobs = [Path(p).read_bytes() for p in args.images]
+        res = svc.enroll_images(args.name, blobs, authorised=auth, replace=args.replace)
+    except CommandError as err:
+        print(f"refused: {err.code.value}: {err.message}", file=sys.stderr)
+        return 2
+    print(json.dumps(res.as_dict(), indent=1))
+    return 0
+
+
+def _enroll_folder(svc: Any, root: Path, auth: bool | None, replace: bool) -> int:
+    """Each person folder: keep every image with one good face, report the others."""
+    from node.commands.errors import CommandError
+    from node.face.enroll import decode_image
+    from node.face.evaluate import tree_images
+
+    by_person: dict[str, list[Path]] = {}
+    for person, path in tree_images(root):
+        by_person.setdefault(person, []).append(path)
+    failed = 0
+    for person, paths in by_person.items():
+        samples, skipped = [], []
+        for p in paths:
+            try:
+                img = decode_image(p.read_bytes(), p.name, svc.policy.max_image_bytes)
+                samples.append(svc.sample_from_image(img, p.name))
+            except CommandError as err:
+                skipped.append(f"{p.name}: {err.code.value}")
+        if not samples:
+            print(f"{person}: nothing enrolled ({len(skipped)} images refused)", file=sys.stderr)
+            failed += 1
+            continue
+        res = svc.store(person, samples, authorised=auth, replace=replace)
+        warn = "; ".join(f"too close to {w['identity']} ({w['similarity']})" for w in res.warnings)
+        print(f"{person}: {res.added} samples, {len(skipped)} skipped {skipped}"
+              + (f" WARNING {warn}" if warn else ""))
+    return 1 if failed else 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    svc = _service(args, need_models=False)
+    for s in svc.list():
+        flag = "authorised" if s.authorised else "-"
+        print(f"{s.name}\t{s.samples} samples\t{flag}\tupdated {s.updated_at:%Y-%m-%d %H:%M}")
+    return 0
+
+
+def _by_name(args: argparse.Namespace) -> int:
+    from node.commands.errors import CommandError
+
+    svc = _service(args, need_models=False)
+    try:
+        if args.verb == "remove":
+            svc.remove(args.name)
+        else:
+            svc.set_authorised(args.name, args.verb == "authorize")
+    except CommandError as err:
+        print(f"refused: {err.code.value}: {err.message}", file=sys.stderr)
+        return 2
+    print(f"{args.verb}: {args.name}")
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    svc = _service(args, need_models=False)
+    n = svc.gallery.export(args.dest)
+    print(f"exported {n} identities to {args.dest} (biometric data: keep it 0600)")
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    svc = _service(args, need_models=False)
+    n = svc.gallery.import_file(args.src, replace=args.replace)
+    print(f"imported {n} identities into {svc.gallery.path}")
+    return 0
