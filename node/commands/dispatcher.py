@@ -205,7 +205,7 @@ class CommandDispatcher:
         data: dict[str, Any] | None = None,
         err: CommandError | None = None,
     ) -> Reply:
-        reply = Reply(
+        return Reply(
             node_id=self._node_id,
             command=name or "",
             request_id=request_id,
@@ -214,8 +214,6 @@ class CommandDispatcher:
             message=err.message if err else None,
             data=data,
         )
-        self._counts["ok" if err is None else err.code.value] += 1
-        return reply
 
     def _refuse(
         self, name: str | None, request_id: str | None, err: CommandError, message: Message
@@ -248,10 +246,11 @@ class CommandDispatcher:
             payload = reply.model_dump_json(exclude_none=True).encode()
         except Exception:  # handler data that is not JSON-serialisable
             log.exception("reply to %r is not serialisable", name)
-            self._counts["ok"] -= 1
             err = CommandError(ErrorCode.INTERNAL, "reply data is not JSON-serialisable")
-            fallback = self._refuse(name, reply.request_id, err, message)
-            payload = fallback.model_dump_json(exclude_none=True).encode()
+            reply = self._refuse(name, reply.request_id, err, message)
+            payload = reply.model_dump_json(exclude_none=True).encode()
+        # counted here, once the outcome is final
+        self._counts["ok" if reply.code is None else reply.code.value] += 1
         topic = self.reply_topic(name, message)
         if topic is None:
             log.warning("no reply topic for message on %r; reply dropped", message.topic)
