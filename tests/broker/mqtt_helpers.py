@@ -50,6 +50,7 @@ async def client(
     *,
     tls: ssl.SSLContext | None = None,
     identifier: str | None = None,
+    timeout: float = 5.0,
 ) -> AsyncIterator[tuple[aiomqtt.Client, Collector]]:
     """A connected client and the collector its background reader fills."""
     c = aiomqtt.Client(
@@ -59,7 +60,7 @@ async def client(
         password=password,
         identifier=identifier,
         tls_context=tls,
-        timeout=5,
+        timeout=timeout,
     )
     collector = Collector()
     async with c:

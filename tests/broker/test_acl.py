@@ -75,8 +75,13 @@ async def test_node_reads_only_its_commands_and_ha_status(secured_broker: Secure
     pw = secured_broker.passwords
     port = secured_broker.port
     async with client(port, "n1", pw["n1"]) as (node, inbox):
-        for f in ("#", "citywatch/+/cmd/#", "citywatch/n2/#", "homeassistant/status",
-                  "citywatch/n1/cmd/#"):
+        for f in (
+            "#",
+            "citywatch/+/cmd/#",
+            "citywatch/n2/#",
+            "homeassistant/status",
+            "citywatch/n1/cmd/#",
+        ):
             await node.subscribe(f, qos=1)
         async with client(port, "n2", pw["n2"]) as (n2, _):
             await n2.publish("citywatch/n2/events/fire", b"n2-event", qos=1)
