@@ -20,6 +20,7 @@ COMMAND_MODULES = [
     "node.cli.schema_cmd",
     "node.cli.sign_cmd",
     "node.cli.models_cmd",
+    "node.cli.analyze_cmd",
 ]
 
 

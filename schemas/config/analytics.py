@@ -22,5 +22,11 @@ class NoopAnalyticConfig(AnalyticConfig):
     """A model that does nothing: measures the pipeline's own overhead."""
 
 
+# Section models live in their own files and subclass AnalyticConfig above, so they are
+# imported only here, after it exists (a top-of-file import would be circular).
+from schemas.config.objects import ObjectsConfig  # noqa: E402
+
+
 class AnalyticsConfig(ConfigSection):
     noop: NoopAnalyticConfig = Field(default_factory=NoopAnalyticConfig)
+    objects: ObjectsConfig = Field(default_factory=ObjectsConfig)

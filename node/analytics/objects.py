@@ -1,0 +1,191 @@
+"""The ``objects`` analytic: YOLOX detections -> node labels -> filters -> tracks -> observations.
+
+The factory (one per node) reads the model session from a swappable source once per frame, so
+a model swap takes effect between two frames. Each camera gets its own tracker and confirmer.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from node.analytics.base import AnalysisResult, Analytic, Observation
+from node.analytics.registry import BuildContext
+from node.detect.detections import Detections
+from node.detect.labels import meaning_of, suspect_for
+from node.detect.yolox import DetectorSession, detect
+from node.detect.zones import SpatialFilter
+from node.frame import Frame
+from node.track.bytetrack import ByteTracker, TrackerParams
+from node.track.confirm import ConfirmParams, TrackConfirmer
+from schemas.config import NodeConfig
+from schemas.config.analytics import AnalyticConfig
+from schemas.config.camera import CameraConfig
+from schemas.config.objects import ObjectsConfig
+
+SessionSource = Callable[[], DetectorSession]
+
+
+def to_node_labels(dets: Detections, report: frozenset[str]) -> Detections:
+    """Rename detector labels to node labels; drop those the node does not report."""
+    mapped = [suspect_for(str(lbl)) for lbl in dets.labels]
+    keep = np.asarray([m is not None and m.label in report for m in mapped], dtype=np.bool_)
+    names = [m.label if m is not None else "" for m in mapped]
+    kept = dets[keep]
+    return Detections.from_arrays(
+        kept.xyxy, kept.score, kept.class_id, [n for n, k in zip(names, keep, strict=True) if k]
+    )
+
+
+def tracker_params(cfg: ObjectsConfig) -> TrackerParams:
+    t = cfg.tracker
+    return TrackerParams(
+        high_threshold=t.high_threshold,
+        low_threshold=t.low_threshold,
+        new_track_threshold=t.new_track_threshold,
+        match_iou=t.match_iou,
+        low_match_iou=t.low_match_iou,
+        lost_after_s=t.lost_after_s,
+    )
+
+
+class ObjectsAnalytic:
+    name = "objects"
+
+    def __init__(
+        self,
+        config: ObjectsConfig,
+        source: SessionSource,
+        spatial: SpatialFilter | None = None,
+    ) -> None:
+        self._cfg = config
+        self._source = source
+        self._spatial = spatial or SpatialFilter()
+        self._report = frozenset(config.labels)
+        self._tracker = ByteTracker(tracker_params(config))
+        self._confirm = TrackConfirmer(
+            ConfirmParams(
+                min_hits=config.min_hits,
+                min_median_score=config.confidence,
+                stationary_after_s=config.stationary_after_s,
+            )
+        )
+
+    def analyze(self, frame: Frame) -> AnalysisResult:
+        session = self._source()  # once per frame: a swap never lands mid-frame
+        start = time.perf_counter()
+        raw = detect(
+            session,
+            frame.image,
+            score_threshold=self._cfg.tracker.low_threshold,
+            iou_threshold=self._cfg.nms_iou,
+        )
+        inference_ms = (time.perf_counter() - start) * 1000.0
+        dets = self._spatial.apply(to_node_labels(raw, self._report), (frame.height, frame.width))
+        tracked = self._tracker.update(dets, frame.monotonic)
+        zones = self._spatial.zone_names(tracked)
+        observations = [
+            self._observation(tracked, i, zones[i], frame.monotonic) for i in range(len(tracked))
+        ]
+        self._confirm.prune(frame.monotonic)
+        shown = np.asarray(
+            [tracked.score[i] >= self._cfg.threshold_for(str(tracked.labels[i]))
+             for i in range(len(tracked))],
+            dtype=np.bool_,
+        )  # fmt: skip
+        outputs: dict[str, Any] = {"model": session.manifest.label, **tracked[shown].to_json()}
+        return AnalysisResult(
+            analytic=self.name,
+            outputs=outputs,
+            observations=observations,
+            inference_ms=inference_ms,
+        )
+
+    def _observation(self, tracked: Detections, i: int, zones: list[str], t: float) -> Observation:
+        assert tracked.tracker_id is not None  # the tracker always sets it
+        tid = int(tracked.tracker_id[i])
+        label = str(tracked.labels[i])
+        box = tracked.xyxy[i]
+        score = float(tracked.score[i])
+        status = self._confirm.observe(tid, box, score, t, self._cfg.threshold_for(label))
+        meaning = meaning_of(label)
+        return Observation(
+            key=str(tid),
+            type=meaning.type,
+            label=label,
+            score=score,
+            box=box.copy(),
+            severity=meaning.severity,
+            attributes={
+                "track_id": tid,
+                "hits": status.hits,
+                "median_score": round(status.median_score, 4),
+                "age_s": round(status.age_s, 3),
+                "zones": zones,
+                "stationary": status.stationary,
+            },
+            confirmed=status.confirmed,
+            stationary=status.stationary,
+        )
+
+    def reset(self) -> None:
+        self._tracker.reset()
+        self._confirm.reset()
+
+
+class ObjectsFactory:
+    name = "objects"
+    gated = False
+
+    def __init__(
+        self,
+        config: ObjectsConfig,
+        source: SessionSource,
+        cameras: list[CameraConfig] | None = None,
+    ) -> None:
+        self.config: AnalyticConfig = config
+        self._cfg = config
+        self._source = source
+        self._cameras = {c.name: c for c in cameras or []}
+        self.end_after_s = config.end_after_s
+        self._label_override: str | None = None
+
+    @property
+    def model_label(self) -> str | None:
+        """``name@version`` of the model serving now (follows swaps)."""
+        return self._label_override or self._source().manifest.label
+
+    @model_label.setter
+    def model_label(self, value: str | None) -> None:
+        self._label_override = value
+
+    def create(self, camera: str) -> Analytic:
+        cam = self._cameras.get(camera)
+        spatial = SpatialFilter.from_camera(
+            cam.masks if cam else [],
+            cam.zones if cam else {},
+            min_area=self._cfg.min_area,
+            max_area=self._cfg.max_area,
+            required_zones=self._cfg.zones,
+        )
+        return ObjectsAnalytic(self._cfg, self._source, spatial)
+
+    def close(self) -> None:
+        return None
+
+
+def build(config: NodeConfig, ctx: BuildContext) -> ObjectsFactory:
+    """Registry builder: the model comes from ``ctx.models.load(name)`` (a swappable handle)."""
+    cfg = config.analytics.objects
+    if ctx.models is None:
+        raise RuntimeError("the objects analytic needs a model loader (BuildContext.models)")
+    handle = ctx.models.load(cfg.model, analytic="objects")
+
+    def source() -> DetectorSession:
+        session: DetectorSession = handle.session
+        return session
+
+    return ObjectsFactory(cfg, source, config.cameras)
