@@ -21,6 +21,7 @@ COMMAND_MODULES = [
     "node.cli.sign_cmd",
     "node.cli.models_cmd",
     "node.cli.analyze_cmd",
+    "node.cli.bench_cmd",
 ]
 
 
