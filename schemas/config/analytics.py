@@ -22,6 +22,20 @@ class NoopAnalyticConfig(AnalyticConfig):
     """A model that does nothing: measures the pipeline's own overhead."""
 
 
+class SyntheticAnalyticConfig(AnalyticConfig):
+    """A synthetic detector: one new occurrence every N analysed frames (demos, delivery tests)."""
+
+    every_n_frames: int = Field(
+        default=10, ge=1, description="Start a new occurrence every N analysed frames."
+    )
+    event_type: str = Field(
+        default="synthetic", pattern=r"^[a-z0-9_.]+$", description="Event type of occurrences."
+    )
+    end_after_s: float = Field(
+        default=1.0, gt=0, description="An occurrence ends this long after its frame."
+    )
+
+
 # Section models live in their own files and subclass AnalyticConfig above, so they are
 # imported only here, after it exists (a top-of-file import would be circular).
 from schemas.config.objects import ObjectsConfig  # noqa: E402
@@ -29,4 +43,5 @@ from schemas.config.objects import ObjectsConfig  # noqa: E402
 
 class AnalyticsConfig(ConfigSection):
     noop: NoopAnalyticConfig = Field(default_factory=NoopAnalyticConfig)
+    synthetic: SyntheticAnalyticConfig = Field(default_factory=SyntheticAnalyticConfig)
     objects: ObjectsConfig = Field(default_factory=ObjectsConfig)

@@ -1,0 +1,492 @@
+"""``Node``: config -> broker -> MQTT link -> outbox -> commands -> HA -> analytics -> cameras.
+
+Start order matters: the outbox opens before anything can emit an event, retained state (schema,
+switches, discovery) and subscriptions are registered before the link connects so the very first
+connection publishes them, and the cameras start last. Stop order is the reverse, and the link
+publishes ``stopped`` before it disconnects cleanly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import re
+import signal
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+from pydantic import ValidationError
+
+from node.analytics.base import AnalyticFactory
+from node.analytics.registry import BuildContext, build_enabled
+from node.broker import BrokerStartError, EmbeddedBroker
+from node.clock import Clock, SystemClock
+from node.commands import CommandDispatcher, CommandError, register_builtin
+from node.config import ConfigError, format_validation_error, load_config
+from node.frame import Frame, Image
+from node.homeassistant import (
+    STATE_OFF,
+    STATE_ON,
+    Announcer,
+    DiscoverySpec,
+    PresenceTracker,
+    discovery_payload,
+    discovery_topic,
+    ha_status_topic,
+    toggle_state_suffix,
+)
+from node.mqtt.link import BrokerAddress, MqttLink, Protocol
+from node.mqtt.message import Message
+from node.mqtt.topics import Topics
+from node.outbox import Outbox, OutboxDrainer
+from node.pipeline_compat import CompatPipeline
+from schemas.commands import ErrorCode
+from schemas.config import NodeConfig
+from schemas.config.camera import CameraConfig
+from schemas.events import Event, Lifecycle
+from schemas.export import all_schemas
+
+log = logging.getLogger(__name__)
+
+
+def encode_jpeg(image: Image, max_width: int, quality: int) -> bytes:
+    """Downscale to ``max_width`` and encode (runs in a worker thread)."""
+    h, w = image.shape[:2]
+    if w > max_width:
+        image = np.asarray(
+            cv2.resize(image, (max_width, max(1, round(h * max_width / w)))), dtype=np.uint8
+        )
+    ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise ValueError("JPEG encoding failed")
+    return bytes(buf.tobytes())
+
+
+class OutboxEventSink:
+    """Every event goes to the durable outbox first; snapshots and presence are best effort."""
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        link: MqttLink,
+        config: NodeConfig,
+        executor: ThreadPoolExecutor,
+        presence: PresenceTracker | None = None,
+    ) -> None:
+        self._outbox = outbox
+        self._link = link
+        self._config = config
+        self._topics = Topics(config.mqtt.topic_prefix, config.node_id)
+        self._executor = executor
+        self._presence = presence
+        self.emitted = 0
+
+    async def emit(self, event: Event, snapshot_frame: Frame | None) -> None:
+        payload = event.model_dump_json().encode()
+        await self._outbox.put(self._topics.event(event.type), payload, self._config.mqtt.qos)
+        self.emitted += 1
+        if self._presence is not None:
+            for suffix, state in self._presence.observe(event).items():
+                await self._link.set_state(suffix, state)
+        if snapshot_frame is not None and event.lifecycle is Lifecycle.NEW:
+            await self._snapshot(event, snapshot_frame)
+
+    async def _snapshot(self, event: Event, frame: Frame) -> None:
+        snap = self._config.snapshots
+        if not snap.enabled or not self._link.connected.is_set():
+            return
+        loop = asyncio.get_running_loop()
+        jpeg = await loop.run_in_executor(
+            self._executor, encode_jpeg, frame.image, snap.max_width, snap.jpeg_quality
+        )
+        await self._link.publish(self._topics.camera_snapshot(event.camera), jpeg)
+        await self._link.publish(self._topics.event_snapshot(event.type), jpeg, retain=True)
+
+
+@dataclass
+class _CameraRate:
+    processed: int = 0
+    at: float = 0.0
+
+
+class Node:
+    """The running node. ``async with Node(config) as node: await node.wait()``."""
+
+    def __init__(self, config: NodeConfig, *, clock: Clock | None = None) -> None:
+        self.config = config
+        self.clock = clock or SystemClock()
+        self.topics = Topics(config.mqtt.topic_prefix, config.node_id)
+        self.data_dir = Path(config.data_dir)
+        self.broker: EmbeddedBroker | None = None
+        self.link: MqttLink | None = None
+        self.outbox: Outbox | None = None
+        self.sink: OutboxEventSink | None = None
+        self.dispatcher: CommandDispatcher | None = None
+        self.announcer: Announcer | None = None
+        self.factories: list[AnalyticFactory] = []
+        self.pipelines: dict[str, CompatPipeline] = {}
+        self._executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="citywatch")
+        self._tasks: list[asyncio.Task[None]] = []
+        self._pipeline_tasks: list[asyncio.Task[None]] = []
+        self._stopped = asyncio.Event()
+        self._started_mono = self.clock.monotonic()
+        self._rates: dict[str, _CameraRate] = {}
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Node:
+        try:
+            await self.start()
+        except BaseException:
+            await self.stop()
+            raise
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    @property
+    def broker_address(self) -> BrokerAddress:
+        if self.link is None:
+            raise RuntimeError("node not started")
+        return self.link.address
+
+    async def start(self) -> None:
+        c = self.config
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        address, protocol = await self._start_broker()
+        absolute = (c.homeassistant.discovery_prefix,) if c.homeassistant.enabled else ()
+        self.link = MqttLink(
+            c.mqtt, self.topics, address, protocol=protocol, absolute_roots=absolute
+        )
+        self.outbox = Outbox(c.outbox.path or self.data_dir / "outbox.sqlite", c.outbox, self.clock)
+        await self.outbox.open()
+        drainer = OutboxDrainer(self.outbox, self.link, inflight=c.outbox.inflight)
+        self._spawn(drainer.run(), "outbox-drainer")
+        await self.link.set_state(self.topics.schema, json.dumps(all_schemas(), sort_keys=True))
+        presence = await self._setup_homeassistant()
+        self.sink = OutboxEventSink(self.outbox, self.link, c, self._executor, presence)
+        await self._setup_commands()
+        self.factories = await asyncio.get_running_loop().run_in_executor(
+            self._executor, build_enabled, c, BuildContext(c.node_id, self.data_dir)
+        )
+        await self.link.start()
+        self._start_cameras()
+        self._spawn(self._stats_loop(), "stats")
+
+    async def _start_broker(self) -> tuple[BrokerAddress, Protocol]:
+        c = self.config
+        if c.mqtt.host is not None:
+            return BrokerAddress(c.mqtt.host, c.mqtt.port), "auto"
+        self.broker = EmbeddedBroker(c.broker)
+        await self.broker.start()
+        # amqtt speaks MQTT 3.1.1 only; asking for it directly saves a refused v5 handshake.
+        return BrokerAddress(self.broker.host, self.broker.port), "3.1.1"
+
+    async def _setup_commands(self) -> None:
+        assert self.link is not None
+        if not self.config.commands.enabled:
+            return
+        link = self.link
+
+        async def publish_reply(topic: str, payload: bytes, correlation: bytes | None) -> None:
+            # Reply topics are complete (a v5 response topic may be anywhere): never resolved.
+            await link.publish(
+                topic, payload, qos=1, correlation_data=correlation, absolute=True
+            )
+
+        self.dispatcher = CommandDispatcher(
+            self.config.node_id, self.topics, self.config.commands, publish_reply, self.clock
+        )
+        register_builtin(self.dispatcher, self, self.config, self.clock)
+        await link.subscribe(self.topics.command_filter, self.dispatcher.handle)
+
+    async def _setup_homeassistant(self) -> PresenceTracker | None:
+        assert self.link is not None
+        c = self.config
+        for cam in c.cameras:
+            await self.link.set_state(toggle_state_suffix("camera", cam.name), _on_off(cam.enabled))
+        if not c.homeassistant.enabled:
+            return None
+        link = self.link
+
+        async def publish(topic: str, payload: bytes, qos: int, retain: bool) -> bool:
+            return await link.publish(topic, payload, qos, retain)
+
+        prefix = c.homeassistant.discovery_prefix
+        payload = discovery_payload(DiscoverySpec.from_config(c))
+        topic = discovery_topic(prefix, c.node_id)
+        self.announcer = Announcer(publish, topic, payload, c.homeassistant.announce_delay_max_s)
+        # Retained and re-published on every reconnect by the link; births re-announce.
+        await link.set_state(topic, payload)
+
+        async def on_status(msg: Message) -> None:
+            assert self.announcer is not None
+            await self.announcer.on_ha_status(msg.payload)
+
+        await link.subscribe(ha_status_topic(prefix), on_status)
+        presence = PresenceTracker()
+        for suffix, state in presence.initial_states().items():
+            await link.set_state(suffix, state)
+        from node.analytics.registry import enabled_names
+
+        for name in enabled_names(c):
+            await link.set_state(toggle_state_suffix("analytic", name), STATE_ON)
+        return presence
+
+    def _start_cameras(self) -> None:
+        assert self.sink is not None
+        for cam in self.config.cameras:
+            # TODO(pipeline): use node.pipeline.CameraPipeline once it exists.
+            p = CompatPipeline(
+                self.config.node_id,
+                cam,
+                self.factories,
+                self.sink,
+                self._executor,
+                self.clock,
+                self._camera_status,
+            )
+            self.pipelines[cam.name] = p
+            self._pipeline_tasks.append(asyncio.create_task(p.run(), name=f"camera-{cam.name}"))
+
+    async def _camera_status(self, camera: str, state: str) -> None:
+        if self.link is not None:
+            await self.link.set_state(self.topics.camera_status(camera), state)
+
+    def _spawn(self, coro: Any, name: str) -> None:
+        self._tasks.append(asyncio.create_task(coro, name=name))
+
+    def request_stop(self) -> None:
+        self._stopped.set()
+
+    async def wait(self) -> None:
+        """Until ``request_stop`` (SIGINT/SIGTERM in ``run``)."""
+        await self._stopped.wait()
+
+    async def stop(self, flush_timeout_s: float = 2.0) -> None:
+        self._stopped.set()
+        for t in self._pipeline_tasks:
+            t.cancel()
+        await asyncio.gather(*self._pipeline_tasks, return_exceptions=True)
+        self._pipeline_tasks.clear()
+        await self._flush(flush_timeout_s)
+        for t in self._tasks:
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        if self.announcer is not None:
+            await self.announcer.close()
+        if self.link is not None:
+            await self.link.stop()
+        if self.outbox is not None:
+            await self.outbox.close()
+            self.outbox = None
+        if self.broker is not None:
+            await self.broker.stop()
+        for f in self.factories:
+            f.close()
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    async def _flush(self, timeout_s: float) -> None:
+        """Give the drainer a moment to deliver the last events; the rest waits on disk."""
+        if self.outbox is None or self.link is None or not self.link.connected.is_set():
+            return
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self.outbox.wait_empty(), timeout_s)
+
+    # -- RuntimeControl (the `set` and `snapshot` commands) -------------------------------------
+
+    def set_camera_enabled(self, name: str, enabled: bool) -> None:
+        p = self.pipelines.get(name)
+        if p is None:
+            raise CommandError(ErrorCode.NOT_FOUND, f"camera {name!r} is not running")
+        p.enabled = enabled
+        self._spawn(self._set_state(toggle_state_suffix("camera", name), enabled), "state")
+
+    def set_analytic_enabled(self, name: str, enabled: bool, camera: str | None) -> None:
+        targets = [self.pipelines[camera]] if camera in self.pipelines else []
+        if camera is None:
+            targets = list(self.pipelines.values())
+        found = [p.set_analytic_enabled(name, enabled) for p in targets]
+        if not any(found):
+            raise CommandError(ErrorCode.NOT_FOUND, f"analytic {name!r} is not running there")
+        if camera is None:
+            self._spawn(self._set_state(toggle_state_suffix("analytic", name), enabled), "state")
+
+    async def snapshot(self, camera: str) -> bytes:
+        p = self.pipelines.get(camera)
+        image = p.latest_image() if p is not None else None
+        if image is None:
+            return b""
+        snap = self.config.snapshots
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._executor, encode_jpeg, image, snap.max_width, snap.jpeg_quality
+        )
+
+    async def _set_state(self, suffix: str, enabled: bool) -> None:
+        if self.link is not None:
+            await self.link.set_state(suffix, _on_off(enabled))
+
+    # -- stats ----------------------------------------------------------------------------------
+
+    def stats(self) -> dict[str, Any]:
+        now = self.clock.monotonic()
+        cameras: dict[str, Any] = {}
+        for name, p in self.pipelines.items():
+            s = p.stats()
+            rate = self._rates.setdefault(name, _CameraRate(0, self._started_mono))
+            dt = now - rate.at
+            s["fps"] = round((s["processed"] - rate.processed) / dt, 2) if dt > 0 else 0.0
+            rate.processed, rate.at = s["processed"], now
+            cameras[name] = s
+        out: dict[str, Any] = {
+            "node_id": self.config.node_id,
+            "ts": self.clock.time(),
+            "uptime_s": round(now - self._started_mono, 3),
+            "cameras": cameras,
+            "inference_ms": _inference_by_model(cameras),
+        }
+        if self.outbox is not None:
+            oc = self.outbox.counters
+            out["outbox"] = {
+                "depth": self.outbox.depth,
+                "enqueued": oc.enqueued,
+                "delivered": oc.delivered,
+                "dropped": oc.dropped,
+                "expired": oc.expired,
+            }
+        if self.link is not None:
+            lc = self.link.counters
+            out["mqtt"] = {
+                "connected": self.link.connected.is_set(),
+                "protocol": self.link.protocol,
+                "reconnects": lc.reconnects,
+                "connect_failures": lc.connect_failures,
+                "publish_failures": lc.publish_failures,
+            }
+        if self.dispatcher is not None:
+            out["commands"] = self.dispatcher.stats()
+        return out
+
+    async def _stats_loop(self) -> None:
+        assert self.link is not None
+        while True:
+            await self.link.connected.wait()
+            await self.link.publish(self.topics.stats, json.dumps(self.stats()))
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._stopped.wait(), self.config.stats_interval_s)
+
+
+def _on_off(enabled: bool) -> str:
+    return STATE_ON if enabled else STATE_OFF
+
+
+def _inference_by_model(cameras: dict[str, Any]) -> dict[str, float]:
+    """Mean over cameras of each analytic's last inference time."""
+    acc: dict[str, list[float]] = {}
+    for cam in cameras.values():
+        for name, ms in cam.get("inference_ms", {}).items():
+            acc.setdefault(name, []).append(float(ms))
+    return {name: round(sum(v) / len(v), 2) for name, v in acc.items()}
+
+
+# -- `citywatch run` ------------------------------------------------------------------------------
+
+
+def camera_name_for(source: str, taken: set[str]) -> str:
+    """A topic-safe camera name from a source string (file stem, else ``cam``), unique."""
+    stem = Path(source.rstrip("/")).stem if "://" not in source else "stream"
+    base = re.sub(r"[^a-zA-Z0-9_-]", "_", stem)[:32] or "cam"
+    if base.isdigit():
+        base = f"cam{base}"
+    name, i = base, 1
+    while name in taken:
+        i += 1
+        name = f"{base}_{i}"
+    return name
+
+
+def apply_cli_overrides(config: NodeConfig, args: argparse.Namespace) -> NodeConfig:
+    raw = config.model_dump(mode="python")
+    if args.node_id:
+        raw["node_id"] = args.node_id
+    if args.data_dir:
+        raw["data_dir"] = args.data_dir
+    if args.mqtt_host:
+        raw["mqtt"]["host"] = args.mqtt_host
+    if args.mqtt_port:
+        raw["mqtt"]["port"] = args.mqtt_port
+        if raw["mqtt"]["host"] is None:
+            raw["broker"]["port"] = args.mqtt_port
+    taken = {c["name"] for c in raw["cameras"]}
+    for src in args.source:
+        name = camera_name_for(src, taken)
+        taken.add(name)
+        raw["cameras"].append(CameraConfig(name=name, source=src, loop=args.loop).model_dump())
+    if args.analytics:
+        for name in (n.strip() for n in args.analytics.split(",")):
+            if name not in raw["analytics"]:
+                raise ConfigError(f"--analytics: unknown analytic {name!r}")
+            raw["analytics"][name]["enabled"] = True
+    # mode="python" keeps SecretStr objects, which validate as themselves: secrets stay hidden.
+    try:
+        return NodeConfig.model_validate(raw)
+    except ValidationError as err:
+        raise ConfigError(format_validation_error(err, "command line")) from None
+
+
+def describe(node: Node) -> str:
+    c = node.config
+    addr = node.broker_address
+    where = "embedded amqtt broker" if node.broker is not None else "external broker"
+    lines = [
+        f"citywatch node {c.node_id!r}: {where} at {addr.host}:{addr.port}",
+        f"  data dir: {node.data_dir}  (outbox: {node.outbox.path if node.outbox else '-'})",
+        "  cameras: " + (", ".join(f"{x.name}={x.source}" for x in c.cameras) or "none"),
+        "  analytics: " + (", ".join(f.name for f in node.factories) or "none"),
+        f"  availability: {node.topics.availability}   stats: {node.topics.stats}",
+        f"  events: {node.topics.sub('events/#')}   schema: {node.topics.schema}",
+        f"  commands: {node.topics.command_filter}   replies: {node.topics.sub('reply/#')}",
+        f"  watch: mosquitto_sub -h {addr.host} -p {addr.port} -t '{node.topics.base}/#' -v",
+    ]
+    return "\n".join(lines)
+
+
+async def _run_node(config: NodeConfig) -> int:
+    try:
+        node = Node(config)
+        async with node:
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, node.request_stop)
+            print(describe(node), flush=True)
+            await node.wait()
+            print("stopping: publishing `stopped`, closing the outbox", flush=True)
+    except BrokerStartError as err:
+        print(f"error: {err}", flush=True)
+        return 2
+    return 0
+
+
+def run_from_args(args: argparse.Namespace) -> int:
+    try:
+        config = apply_cli_overrides(load_config(args.config), args)
+    except ConfigError as err:
+        print(f"error: {err}")
+        return 2
+    logging.basicConfig(
+        level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    # amqtt and its state machine log every connection at INFO; keep the node's output readable.
+    for noisy in ("amqtt", "transitions"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+    return asyncio.run(_run_node(config))
