@@ -9,6 +9,7 @@ from typing import Any
 
 EVAL_MODULES = [
     "node.cli.eval_faces",
+    "node.cli.eval_fire",
 ]
 
 

@@ -61,7 +61,8 @@ def _service(args: argparse.Namespace, need_models: bool) -> Any:
 
     cfg, path = _faces_config(args)
     fc = cfg.analytics.faces
-    engine = build_engine(fc, models_dir=args.models) if need_models else None
+    # list/remove/authorise never touch the models, so they work without the model files
+    engine: Any = build_engine(fc, models_dir=args.models) if need_models else None
     policy = EnrollPolicy(fc.max_image_bytes, fc.max_images, fc.too_close_similarity)
     return FaceService(engine, Gallery(path, store_crops=fc.store_crops), policy)
 

@@ -68,7 +68,7 @@ def embed_tree(engine: FaceEngine, root: str | Path) -> Labelled:
         if img is None:
             failures.append((str(path), "unreadable"))
             continue
-        faces = engine.analyse(img, embed_all=True)
+        faces = engine.analyse(np.asarray(img, np.uint8), embed_all=True)
         if not faces:
             failures.append((str(path), "no_face"))
             continue

@@ -14,6 +14,7 @@ listeners (``bind_gate`` turns them into ``gate.opened``/``gate.closed`` events 
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
@@ -26,6 +27,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from node.clock import Clock
 from schemas.config.gate import GateConfig, GateMode, GateScope
 from schemas.events import Event, Lifecycle
+
+log = logging.getLogger(__name__)
 
 NODE_KEY = "*"  # session key of a node-scoped gate
 
@@ -94,6 +97,7 @@ class GateChange:
 class _Session:
     session_id: str
     by: str
+    camera: str  # where the session was opened; names closing events nobody else caused
     since: float  # wall
     until_mono: float
     until_wall: float
@@ -148,7 +152,7 @@ class AuthorisationGate:
                     session.until_wall = now_w + self.config.ttl_s
                 elif streak >= self.config.frames:
                     session = _Session(
-                        uuid.uuid4().hex, ident, now_w, now_m + self.config.ttl_s,
+                        uuid.uuid4().hex, ident, camera, now_w, now_m + self.config.ttl_s,
                         now_w + self.config.ttl_s,
                     )
                     self._sessions[key] = session
@@ -162,11 +166,11 @@ class AuthorisationGate:
         self._notify(changes)
         return changes
 
-    def revoke(self, identity: str, camera_hint: str = "") -> list[GateChange]:
+    def revoke(self, identity: str) -> list[GateChange]:
         """Close every session opened by ``identity`` (removed or revoked from the gallery)."""
         with self._lock:
             changes = [
-                self._change("closed", k, camera_hint or k, s, "revoked")
+                self._change("closed", k, s.camera, s, "revoked")
                 for k, s in list(self._sessions.items())
                 if s.by == identity
             ]
@@ -205,7 +209,7 @@ class AuthorisationGate:
             for k, _ in gone:
                 del self._sessions[k]
             return [
-                self._change("closed", k, camera or (k if k != NODE_KEY else ""), s, "expired")
+                self._change("closed", k, camera or s.camera, s, "expired")
                 for k, s in gone
             ]
 
@@ -233,22 +237,29 @@ def bind_gate(
     node_id: str,
     emit_event: EmitEvent,
     set_state: SetState,
-    fallback_camera: str,
 ) -> Callable[[], Awaitable[None]]:
     """Wire gate changes to the node: each change becomes an event (through the outbox) and
     refreshes the retained state. Changes arrive on inference threads, so they hop to the loop
     with ``call_soon_threadsafe``. Returns a coroutine function publishing the initial state."""
 
+    pending: set[asyncio.Task[None]] = set()  # strong refs: the loop keeps only weak ones
+
     async def _publish(change: GateChange) -> None:
-        cam = change.camera or fallback_camera
-        fixed = GateChange(**{**change.__dict__, "camera": cam})
-        await emit_event(fixed.to_event(node_id))
-        key_cam = None if change.key == NODE_KEY else change.key
-        payload = gate.state(key_cam).model_dump_json(exclude_none=True).encode()
-        await set_state(gate.state_suffix(change.key), payload)
+        try:
+            await emit_event(change.to_event(node_id))
+            key_cam = None if change.key == NODE_KEY else change.key
+            payload = gate.state(key_cam).model_dump_json(exclude_none=True).encode()
+            await set_state(gate.state_suffix(change.key), payload)
+        except Exception:
+            log.exception("could not publish gate change %s", change)
+
+    def _spawn(change: GateChange) -> None:
+        task = loop.create_task(_publish(change))
+        pending.add(task)
+        task.add_done_callback(pending.discard)
 
     def _listener(change: GateChange) -> None:
-        loop.call_soon_threadsafe(lambda: loop.create_task(_publish(change)))
+        loop.call_soon_threadsafe(_spawn, change)
 
     gate.add_listener(_listener)
 
