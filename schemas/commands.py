@@ -48,6 +48,8 @@ class ErrorCode(str, Enum):
     FACE_TOO_SMALL = "face_too_small"
     FACE_BLURRY = "face_blurry"
     BAD_IMAGE = "bad_image"
+    BAD_ENCODING = "bad_encoding"
+    FACE_POSE = "face_pose"
 
 
 class CommandEnvelope(BaseModel):

@@ -9,6 +9,7 @@ from schemas.config.base import ConfigSection
 from schemas.config.broker import EmbeddedBrokerConfig
 from schemas.config.camera import CameraConfig
 from schemas.config.commands import CommandsConfig
+from schemas.config.gate import GateConfig
 from schemas.config.homeassistant import HomeAssistantConfig
 from schemas.config.models import ModelsConfig
 from schemas.config.mqtt import MqttConfig
@@ -35,6 +36,7 @@ class NodeConfig(ConfigSection):
     broker: EmbeddedBrokerConfig = Field(default_factory=EmbeddedBrokerConfig)
     cameras: list[CameraConfig] = Field(default_factory=list, description="Cameras to read.")
     analytics: AnalyticsConfig = Field(default_factory=AnalyticsConfig)
+    gate: GateConfig = Field(default_factory=GateConfig)
     outbox: OutboxConfig = Field(default_factory=OutboxConfig)
     commands: CommandsConfig = Field(default_factory=CommandsConfig)
     homeassistant: HomeAssistantConfig = Field(default_factory=HomeAssistantConfig)
