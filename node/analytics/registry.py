@@ -32,6 +32,7 @@ Builder = Callable[[NodeConfig, BuildContext], AnalyticFactory]
 # analytic name -> "module:function"; the name is also the key under `analytics:` in the config.
 BUILDERS: dict[str, str] = {
     "noop": "node.analytics.registry:_build_noop",
+    "faces": "node.face.analytic:build_faces",
     "synthetic": "node.analytics.testing:build_synthetic",
     "objects": "node.analytics.objects:build",
 }

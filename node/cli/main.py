@@ -20,6 +20,8 @@ COMMAND_MODULES = [
     "node.cli.schema_cmd",
     "node.cli.sign_cmd",
     "node.cli.models_cmd",
+    "node.cli.faces_cmd",
+    "node.cli.eval_cmd",
     "node.cli.analyze_cmd",
     "node.cli.bench_cmd",
 ]

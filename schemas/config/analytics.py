@@ -38,6 +38,7 @@ class SyntheticAnalyticConfig(AnalyticConfig):
 
 # Section models live in their own files and subclass AnalyticConfig above, so they are
 # imported only here, after it exists (a top-of-file import would be circular).
+from schemas.config.faces import FacesConfig  # noqa: E402
 from schemas.config.objects import ObjectsConfig  # noqa: E402
 
 
@@ -45,3 +46,4 @@ class AnalyticsConfig(ConfigSection):
     noop: NoopAnalyticConfig = Field(default_factory=NoopAnalyticConfig)
     synthetic: SyntheticAnalyticConfig = Field(default_factory=SyntheticAnalyticConfig)
     objects: ObjectsConfig = Field(default_factory=ObjectsConfig)
+    faces: FacesConfig = Field(default_factory=FacesConfig)
