@@ -15,7 +15,7 @@ import numpy as np
 from node.analytics.base import AnalysisResult, Analytic, Observation
 from node.analytics.registry import BuildContext
 from node.detect.detections import Detections
-from node.detect.labels import meaning_of, suspect_for
+from node.detect.labels import NODE_LABELS, meaning_of, suspect_for
 from node.detect.yolox import DetectorSession, detect
 from node.detect.zones import SpatialFilter
 from node.frame import Frame
@@ -146,6 +146,9 @@ class ObjectsFactory:
         source: SessionSource,
         cameras: list[CameraConfig] | None = None,
     ) -> None:
+        unknown = sorted((set(config.labels) | set(config.label_thresholds)) - set(NODE_LABELS))
+        if unknown:
+            raise ValueError(f"objects: unknown labels {unknown}; known: {sorted(NODE_LABELS)}")
         self.config: AnalyticConfig = config
         self._cfg = config
         self._source = source

@@ -137,3 +137,9 @@ def test_camera_zones_reach_observations(tmp_path: Path) -> None:
     session = FakeSession([raw], yolox_manifest())
     analytic = ObjectsFactory(ObjectsConfig(min_hits=1), lambda: session, [cam]).create("cam1")
     assert analytic.analyze(frame(0, 0.0)).observations[0].attributes["zones"] == ["road"]
+
+
+def test_unknown_labels_in_config_are_refused() -> None:
+    cfg = ObjectsConfig(labels=["person", "lightsaber"], label_thresholds={"knif": 0.3})
+    with pytest.raises(ValueError, match=r"unknown labels \['knif', 'lightsaber'\]"):
+        ObjectsFactory(cfg, lambda: FakeSession([], yolox_manifest()))
