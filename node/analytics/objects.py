@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from node.analytics.base import AnalysisResult, Analytic, Observation
 from node.analytics.registry import BuildContext
@@ -192,3 +193,19 @@ def build(config: NodeConfig, ctx: BuildContext) -> ObjectsFactory:
         return session
 
     return ObjectsFactory(cfg, source, config.cameras)
+
+
+def snapshot_crop(
+    image: npt.NDArray[np.uint8], box: npt.NDArray[np.float32], margin: float
+) -> npt.NDArray[np.uint8]:
+    """The crop of ``box`` grown by ``margin`` of its size on each side, clipped to the image
+    (for the event's crop snapshot, ``snapshot.crop_margin``). Never empty: at least 1x1."""
+    h, w = image.shape[:2]
+    x1, y1, x2, y2 = (float(v) for v in box)
+    mx, my = (x2 - x1) * margin, (y2 - y1) * margin
+    left = min(max(0, int(np.floor(x1 - mx))), w - 1)
+    top = min(max(0, int(np.floor(y1 - my))), h - 1)
+    right = max(min(w, int(np.ceil(x2 + mx))), left + 1)
+    bottom = max(min(h, int(np.ceil(y2 + my))), top + 1)
+    crop: npt.NDArray[np.uint8] = image[top:bottom, left:right].copy()
+    return crop

@@ -143,3 +143,20 @@ def test_unknown_labels_in_config_are_refused() -> None:
     cfg = ObjectsConfig(labels=["person", "lightsaber"], label_thresholds={"knif": 0.3})
     with pytest.raises(ValueError, match=r"unknown labels \['knif', 'lightsaber'\]"):
         ObjectsFactory(cfg, lambda: FakeSession([], yolox_manifest()))
+
+
+@pytest.mark.parametrize(
+    ("box", "margin", "shape"),
+    [
+        ((10, 20, 30, 60), 0.0, (40, 20)),
+        ((10, 20, 30, 60), 0.5, (80, 40)),  # 10 px / 20 px more on each side
+        ((0, 0, 100, 50), 0.5, (75, 150)),  # clipped at the top-left corner
+        ((199, 99, 199, 99), 0.0, (1, 1)),  # degenerate box at the corner: still 1x1
+    ],
+)
+def test_snapshot_crop(box: tuple[float, ...], margin: float, shape: tuple[int, int]) -> None:
+    from node.analytics.objects import snapshot_crop
+
+    image = np.zeros((100, 200, 3), dtype=np.uint8)
+    crop = snapshot_crop(image, np.asarray(box, dtype=np.float32), margin)
+    assert crop.shape[:2] == shape
