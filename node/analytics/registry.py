@@ -35,6 +35,7 @@ BUILDERS: dict[str, str] = {
     "faces": "node.face.analytic:build_faces",
     "synthetic": "node.analytics.testing:build_synthetic",
     "objects": "node.analytics.objects:build",
+    "fire": "node.fire.analytic:build",
 }
 
 

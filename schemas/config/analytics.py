@@ -39,6 +39,7 @@ class SyntheticAnalyticConfig(AnalyticConfig):
 # Section models live in their own files and subclass AnalyticConfig above, so they are
 # imported only here, after it exists (a top-of-file import would be circular).
 from schemas.config.faces import FacesConfig  # noqa: E402
+from schemas.config.fire import FireConfig  # noqa: E402
 from schemas.config.objects import ObjectsConfig  # noqa: E402
 
 
@@ -47,3 +48,4 @@ class AnalyticsConfig(ConfigSection):
     synthetic: SyntheticAnalyticConfig = Field(default_factory=SyntheticAnalyticConfig)
     objects: ObjectsConfig = Field(default_factory=ObjectsConfig)
     faces: FacesConfig = Field(default_factory=FacesConfig)
+    fire: FireConfig = Field(default_factory=FireConfig)

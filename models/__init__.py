@@ -1,0 +1,1 @@
+"""Training, evaluation and export of citywatch models (torch lives only here)."""

@@ -1,0 +1,106 @@
+"""Camera-relevant augmentations, numpy/OpenCV only, driven by an explicit RNG (reproducible).
+
+What a street or forest camera does to an image: exposure and white-balance drift, defocus and
+motion blur, heavy JPEG/H.264 compression, sensor noise at night, and framing. Crops keep at least
+one labelled fire/smoke box centre inside, so a positive image does not silently become negative.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+Box = tuple[float, float, float, float]
+
+
+def random_crop(
+    img: npt.NDArray[np.uint8],
+    boxes: list[Box],
+    rng: np.random.Generator,
+    out_size: int,
+    min_scale: float = 0.45,
+) -> npt.NDArray[np.uint8]:
+    """Random-resized crop that keeps the centre of at least one labelled box (if any)."""
+    h, w = img.shape[:2]
+    for _ in range(10):
+        scale = rng.uniform(min_scale, 1.0)
+        ratio = np.exp(rng.uniform(np.log(3 / 4), np.log(4 / 3)))
+        cw = round(w * np.sqrt(scale * ratio))
+        ch = round(h * np.sqrt(scale / ratio))
+        if not (0 < cw <= w and 0 < ch <= h):
+            continue
+        x0 = int(rng.integers(0, w - cw + 1))
+        y0 = int(rng.integers(0, h - ch + 1))
+        if not boxes or any(
+            x0 <= (b[0] + b[2]) / 2 * w < x0 + cw and y0 <= (b[1] + b[3]) / 2 * h < y0 + ch
+            for b in boxes
+        ):
+            crop = img[y0 : y0 + ch, x0 : x0 + cw]
+            return _resize(crop, out_size)
+    return _resize(img, out_size)
+
+
+def _resize(img: npt.NDArray[np.uint8], size: int) -> npt.NDArray[np.uint8]:
+    return np.asarray(cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA), dtype=np.uint8)
+
+
+def colour_jitter(img: npt.NDArray[np.uint8], rng: np.random.Generator) -> npt.NDArray[np.uint8]:
+    """Brightness, contrast, saturation and a small hue shift (large shifts would turn flames
+    green, which no camera does)."""
+    hsv = cv2.cvtColor(img, cv2.COLOR_BGR2HSV).astype(np.float32)
+    hsv[..., 0] = (hsv[..., 0] + rng.uniform(-4, 4)) % 180
+    hsv[..., 1] *= rng.uniform(0.6, 1.4)
+    hsv[..., 2] *= rng.uniform(0.7, 1.3)
+    out = cv2.cvtColor(np.clip(hsv, 0, 255).astype(np.uint8), cv2.COLOR_HSV2BGR).astype(np.float32)
+    c = rng.uniform(0.7, 1.3)
+    out = (out - out.mean()) * c + out.mean()
+    return np.asarray(np.clip(out, 0, 255), dtype=np.uint8)
+
+
+def blur(img: npt.NDArray[np.uint8], rng: np.random.Generator) -> npt.NDArray[np.uint8]:
+    if rng.random() < 0.5:
+        k = int(rng.choice([3, 5]))
+        return np.asarray(cv2.GaussianBlur(img, (k, k), 0), dtype=np.uint8)
+    k = int(rng.choice([3, 5, 7]))
+    kernel = np.zeros((k, k), np.float32)
+    kernel[k // 2, :] = 1.0 / k  # horizontal motion blur (panning cameras)
+    return np.asarray(cv2.filter2D(img, -1, kernel), dtype=np.uint8)
+
+
+def jpeg(img: npt.NDArray[np.uint8], rng: np.random.Generator) -> npt.NDArray[np.uint8]:
+    quality = int(rng.integers(20, 80))
+    ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        return img
+    return np.asarray(cv2.imdecode(buf, cv2.IMREAD_COLOR), dtype=np.uint8)
+
+
+def night(img: npt.NDArray[np.uint8], rng: np.random.Generator) -> npt.NDArray[np.uint8]:
+    """Darken with a gamma curve, tint slightly blue and add sensor noise: dusk and night."""
+    x = img.astype(np.float32) / 255.0
+    x = np.power(x, rng.uniform(1.6, 3.0))
+    x *= np.array([1.1, 0.95, 0.85], np.float32)  # BGR: cooler
+    x += rng.normal(0.0, rng.uniform(0.01, 0.04), x.shape).astype(np.float32)
+    return np.asarray(np.clip(x * 255.0, 0, 255), dtype=np.uint8)
+
+
+def augment(
+    img: npt.NDArray[np.uint8],
+    boxes: list[Box],
+    rng: np.random.Generator,
+    out_size: int,
+) -> npt.NDArray[np.uint8]:
+    """The training augmentation pipeline: BGR uint8 in, BGR uint8 ``out_size`` square out."""
+    out = random_crop(img, boxes, rng, out_size)
+    if rng.random() < 0.5:
+        out = np.ascontiguousarray(out[:, ::-1])
+    if rng.random() < 0.8:
+        out = colour_jitter(out, rng)
+    if rng.random() < 0.2:
+        out = blur(out, rng)
+    if rng.random() < 0.15:
+        out = night(out, rng)
+    if rng.random() < 0.3:
+        out = jpeg(out, rng)
+    return out

@@ -1,0 +1,262 @@
+"""Evaluate the exported fire/smoke model exactly as the node runs it (numpy + ONNX Runtime).
+
+* a YOLO split (``valid/``): per-class precision / recall / F1 at the operating threshold,
+  ROC-AUC, 2x2 confusion per class and a 4-way (none / fire / smoke / both) confusion, and the
+  share of fire images whose CAM box overlaps the labelled fire boxes with IoU >= 0.3;
+* plain folders of images with no fire at all, and videos (frames sampled evenly from every clip):
+  the share of frames whose score reaches a threshold (``fire`` or ``smoke``), per frame;
+* latency of the FP32 and INT8 files measured in the same run (interleaved, batch 1).
+
+No torch: runs in the node's environment (``citywatch eval fire``).
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from models.fire import metrics
+from models.fire.data import (
+    CLASSES,
+    Sample,
+    drone_sessions,
+    list_images,
+    load_negative_folder,
+    load_yolo_split,
+)
+from node.fire.cam import cam_box, class_activation_map
+from node.fire.model import FireManifest, FireModel, OrtFireBackend
+
+IOU_HIT = 0.3
+VIDEO_FRAMES_PER_CLIP = 40
+KINDS = ("none", "fire", "smoke", "both")
+
+
+@dataclass
+class Scored:
+    name: str
+    scores: npt.NDArray[np.float32]
+    target: npt.NDArray[np.float32] | None
+    cam_iou_fire: float | None = None
+
+
+def load_model(manifest_path: Path, precision: str, threads: int = 1) -> FireModel:
+    manifest = FireManifest.load(manifest_path)
+    file_name = manifest.files[precision]
+    backend = OrtFireBackend(
+        manifest_path.parent / file_name, threads, manifest.sha256.get(file_name)
+    )
+    return FireModel(manifest, backend)
+
+
+def _read(path: Path) -> npt.NDArray[np.uint8]:
+    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if img is None:
+        raise ValueError(f"cannot decode image {path}")
+    return np.asarray(img, dtype=np.uint8)
+
+
+def score_samples(
+    model: FireModel, samples: Sequence[Sample], cam_threshold: float
+) -> list[Scored]:
+    fire_k = model.manifest.labels.index("fire")
+    out = []
+    for s in samples:
+        img = _read(s.path)
+        pred = model.predict(img)
+        iou = None
+        if s.fire_boxes:
+            cam = class_activation_map(
+                pred.features, model.head_weight[fire_k], float(model.head_bias[fire_k])
+            )
+            h, w = img.shape[:2]
+            box = cam_box(cam, w, h, cam_threshold)
+            norm = (box[0] / w, box[1] / h, box[2] / w, box[3] / h)
+            iou = max(
+                metrics.iou(norm, metrics.enclosing(s.fire_boxes)),
+                max(metrics.iou(norm, b) for b in s.fire_boxes),
+            )
+        out.append(Scored(s.path.name, pred.scores, s.target, iou))
+    return out
+
+
+def _kind(fire: bool, smoke: bool) -> str:
+    return "both" if fire and smoke else "fire" if fire else "smoke" if smoke else "none"
+
+
+def classification_report(scored: Sequence[Scored], thresholds: dict[str, float]) -> dict[str, Any]:
+    scores = np.stack([s.scores for s in scored])
+    targets = np.stack([s.target for s in scored if s.target is not None]) > 0.5
+    report: dict[str, Any] = {"images": len(scored), "per_class": {}}
+    preds = np.zeros_like(targets)
+    for k, name in enumerate(CLASSES):
+        t = thresholds[name]
+        preds[:, k] = scores[:, k] >= t
+        p, r, f1 = metrics.prf1(targets[:, k], preds[:, k])
+        auc = metrics.roc_auc(targets[:, k], scores[:, k])
+        report["per_class"][name] = {
+            "threshold": t,
+            "positives": int(targets[:, k].sum()),
+            "precision": round(p, 4),
+            "recall": round(r, 4),
+            "f1": round(f1, 4),
+            "roc_auc": None if auc is None else round(auc, 4),
+            "confusion": metrics.confusion(targets[:, k], preds[:, k]),
+        }
+    table = {t: dict.fromkeys(KINDS, 0) for t in KINDS}
+    for tr, pr in zip(targets, preds, strict=True):
+        table[_kind(bool(tr[0]), bool(tr[1]))][_kind(bool(pr[0]), bool(pr[1]))] += 1
+    report["confusion_true_vs_predicted"] = {
+        t: row for t, row in table.items() if any(row.values())
+    }
+    ious = [s.cam_iou_fire for s in scored if s.cam_iou_fire is not None]
+    if ious:
+        report["cam_fire_iou"] = {
+            "images": len(ious),
+            "hit_rate@0.3": round(float(sum(i >= IOU_HIT for i in ious)) / len(ious), 4),
+            "median_iou": round(float(statistics.median(ious)), 4),
+        }
+    return report
+
+
+def video_frames(path: Path, per_clip: int = VIDEO_FRAMES_PER_CLIP) -> Iterator[
+    tuple[str, npt.NDArray[np.uint8]]
+]:
+    """``per_clip`` frames evenly spaced over the clip (every frame of a shorter one)."""
+    cap = cv2.VideoCapture(str(path))
+    if not cap.isOpened():
+        raise ValueError(f"cannot open video {path}")
+    total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+    wanted = set(np.linspace(0, max(0, total - 1), min(per_clip, max(1, total))).astype(int))
+    idx = 0
+    try:
+        while True:
+            ok, frame = cap.read()
+            if not ok:
+                break
+            if idx in wanted:
+                yield f"{path.name}#{idx}", np.asarray(frame, dtype=np.uint8)
+            idx += 1
+    finally:
+        cap.release()
+
+
+def false_alarm_report(
+    model: FireModel,
+    frames: Iterator[tuple[str, npt.NDArray[np.uint8]]],
+    thresholds: dict[str, float],
+) -> dict[str, Any]:
+    n = 0
+    hits = {c: 0 for c in CLASSES}
+    any_hit = 0
+    worst: list[tuple[float, str]] = []
+    for name, img in frames:
+        scores = model.predict(img).scores
+        flags = {c: bool(scores[k] >= thresholds[c]) for k, c in enumerate(CLASSES)}
+        n += 1
+        for c, f in flags.items():
+            hits[c] += f
+        any_hit += any(flags.values())
+        worst.append((float(scores.max()), name))
+    worst.sort(reverse=True)
+    return {
+        "frames": n,
+        "false_alarm_rate": round(any_hit / n, 4) if n else None,
+        "per_class_rate": {c: round(h / n, 4) if n else None for c, h in hits.items()},
+        "highest": [{"frame": nm, "score": round(s, 3)} for s, nm in worst[:5]],
+    }
+
+
+def latency_compare(
+    files: dict[str, Path], input_size: int, runs: int = 60, threads: int = 1
+) -> dict[str, Any]:
+    """Median ms per image at batch 1, interleaving the files so both see the same CPU load."""
+    sessions = {k: OrtFireBackend(p, threads) for k, p in files.items()}
+    x = np.random.default_rng(0).standard_normal((1, 3, input_size, input_size)).astype(np.float32)
+    for s in sessions.values():
+        for _ in range(5):
+            s.run(x)
+    times: dict[str, list[float]] = {k: [] for k in sessions}
+    for _ in range(runs):
+        for k, s in sessions.items():
+            t0 = time.perf_counter()
+            s.run(x)
+            times[k].append((time.perf_counter() - t0) * 1000.0)
+    out: dict[str, Any] = {
+        k: {"median_ms": round(statistics.median(v), 2), "bytes": files[k].stat().st_size}
+        for k, v in times.items()
+    }
+    if "fp32" in out and "int8" in out:
+        out["int8_over_fp32"] = round(out["int8"]["median_ms"] / out["fp32"]["median_ms"], 3)
+    out["threads"] = threads
+    out["runs"] = runs
+    return out
+
+
+def evaluate(
+    manifest_path: Path,
+    precision: str,
+    data: Path | None = None,
+    negative_dirs: Sequence[Path] = (),
+    videos: Sequence[Path] = (),
+    cam_threshold: float = 0.5,
+    thresholds: dict[str, float] | None = None,
+    heldout_drones: Path | None = None,
+) -> dict[str, Any]:
+    """Everything in the module docstring; ``heldout_drones`` is the drone image folder of which
+    only the capture sessions kept out of training (``models.fire.data.drone_sessions``) count."""
+    model = load_model(manifest_path, precision)
+    th = thresholds or dict(model.manifest.thresholds)
+    result: dict[str, Any] = {"model": model.manifest.files[precision], "thresholds": th}
+    if data is not None:
+        split_dir = data / "valid" if (data / "valid" / "images").is_dir() else data
+        samples = load_yolo_split(split_dir, str(split_dir))
+        result["labelled"] = classification_report(score_samples(model, samples, cam_threshold), th)
+        result["labelled"]["folder"] = str(split_dir)
+    for folder in negative_dirs:
+        frames = ((s.path.name, _read(s.path)) for s in load_negative_folder(folder))
+        result.setdefault("negatives", {})[str(folder)] = false_alarm_report(model, frames, th)
+    if heldout_drones is not None:
+        drones = load_negative_folder(heldout_drones, "drones")
+        _, kept_out = drone_sessions(drones)
+        held = [d for d in drones if d.group in kept_out]
+        result["heldout_drones"] = evaluate_negative_samples(model, held, th)
+        result["heldout_drones"]["sessions"] = kept_out
+    if videos:
+        clips = [v for p in videos for v in (sorted(p.glob("*.mp4")) if p.is_dir() else [p])]
+        result["videos"] = {
+            c.name: false_alarm_report(model, video_frames(c), th) for c in clips
+        }
+        total = sum(r["frames"] for r in result["videos"].values())
+        alarms = sum(
+            round(r["false_alarm_rate"] * r["frames"]) for r in result["videos"].values()
+        )
+        result["videos_total"] = {
+            "frames": total,
+            "false_alarm_rate": round(alarms / total, 4) if total else None,
+        }
+    return result
+
+
+def evaluate_negative_samples(
+    model: FireModel, samples: Sequence[Sample], thresholds: dict[str, float]
+) -> dict[str, Any]:
+    frames = ((s.path.name, _read(s.path)) for s in samples)
+    return false_alarm_report(model, frames, thresholds)
+
+
+def dumps(result: dict[str, Any]) -> str:
+    return json.dumps(result, indent=2)
+
+
+def image_paths(folder: Path) -> list[Path]:
+    return list_images(folder)

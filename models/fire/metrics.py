@@ -1,0 +1,81 @@
+"""Classification and localisation metrics in plain numpy (no sklearn dependency)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float64]
+
+
+def prf1(y_true: npt.ArrayLike, y_pred: npt.ArrayLike) -> tuple[float, float, float]:
+    """Precision, recall and F1 of binary predictions (0 when undefined)."""
+    t = np.asarray(y_true, dtype=bool)
+    p = np.asarray(y_pred, dtype=bool)
+    tp = float(np.sum(t & p))
+    fp = float(np.sum(~t & p))
+    fn = float(np.sum(t & ~p))
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return precision, recall, f1
+
+
+def roc_auc(y_true: npt.ArrayLike, scores: npt.ArrayLike) -> float | None:
+    """Area under the ROC curve via the Mann-Whitney U statistic (ties count one half);
+    ``None`` when only one class is present."""
+    t = np.asarray(y_true, dtype=bool)
+    s = np.asarray(scores, dtype=np.float64)
+    pos, neg = s[t], s[~t]
+    if len(pos) == 0 or len(neg) == 0:
+        return None
+    greater = (pos[:, None] > neg[None, :]).sum()
+    ties = (pos[:, None] == neg[None, :]).sum()
+    return float((greater + 0.5 * ties) / (len(pos) * len(neg)))
+
+
+def confusion(y_true: npt.ArrayLike, y_pred: npt.ArrayLike) -> dict[str, int]:
+    t = np.asarray(y_true, dtype=bool)
+    p = np.asarray(y_pred, dtype=bool)
+    return {
+        "tp": int(np.sum(t & p)),
+        "fp": int(np.sum(~t & p)),
+        "fn": int(np.sum(t & ~p)),
+        "tn": int(np.sum(~t & ~p)),
+    }
+
+
+def best_f1_threshold(
+    y_true: npt.ArrayLike, scores: npt.ArrayLike, floor: float = 0.5, ceiling: float = 0.95
+) -> float:
+    """The threshold in [floor, ceiling] (0.01 steps) that maximises F1; ``floor`` if there are no
+    positives. The floor keeps the operating point conservative: false alarms cost more than a
+    late alarm, and the k-of-n smoothing recovers recall."""
+    t = np.asarray(y_true, dtype=bool)
+    if not t.any():
+        return floor
+    s = np.asarray(scores, dtype=np.float64)
+    grid = np.round(np.arange(floor, ceiling + 1e-9, 0.01), 2)
+    f1s = [prf1(t, s >= g)[2] for g in grid]
+    return float(grid[int(np.argmax(f1s))])
+
+
+def iou(a: Sequence[float], b: Sequence[float]) -> float:
+    """IoU of two xyxy boxes."""
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def enclosing(boxes: Sequence[Sequence[float]]) -> tuple[float, float, float, float]:
+    arr = np.asarray(boxes, dtype=np.float64)
+    return (
+        float(arr[:, 0].min()),
+        float(arr[:, 1].min()),
+        float(arr[:, 2].max()),
+        float(arr[:, 3].max()),
+    )

@@ -1,0 +1,332 @@
+"""Train the fire/smoke classifier: ImageNet MobileNetV2 (truncated) -> multi-label sigmoid head.
+
+Seeded and deterministic on CPU (same seed and thread count -> same weights). Class balance comes
+from a weighted sampler over the four strata fire / smoke / both / none; early stopping watches the
+validation loss of a split carved from ``train/`` by clip (``models.fire.data``); the operating
+thresholds are the F1-best points on that validation split (never on ``valid/``).
+
+    python -m models.fire.train --data ../shared/datasets/fire_smoke \\
+        --negatives ../shared/datasets/drones/images --out runs/fire --seed 0
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import random
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
+from tqdm import tqdm
+
+from models.fire import metrics
+from models.fire.augment import augment
+from models.fire.data import CLASSES, Sample, Split, load_cached, make_split, write_report
+from models.fire.net import FireNet
+from node.fire.preprocess import normalize_rgb, preprocess
+
+log = logging.getLogger(__name__)
+
+CACHE_SIZE = 256  # decoded images are squashed to this once, then cropped to the input size
+DEFAULT_PRETRAINED = "mobilenet_v2-b0353104.pth"
+
+
+@dataclass
+class TrainConfig:
+    data: Path
+    out: Path
+    pretrained: Path
+    negatives: Path | None = None
+    seed: int = 0
+    epochs: int = 12
+    patience: int = 3
+    batch_size: int = 32
+    input_size: int = 192
+    lr: float = 1e-3
+    backbone_lr: float = 3e-4
+    weight_decay: float = 1e-4
+    threads: int = 2
+    val_fraction: float = 0.2
+    disjoint_from_test: bool = True
+    samples_per_epoch: int = 480  # balanced draws per epoch (bounds CPU time, not data seen)
+    max_images: int | None = None  # smoke runs
+    max_steps: int | None = None  # smoke runs: stop each epoch after this many batches
+    progress: bool = True
+
+
+@dataclass
+class TrainResult:
+    checkpoint: Path
+    thresholds: dict[str, float]
+    history: list[dict[str, float]] = field(default_factory=list)
+    report_path: Path | None = None
+
+
+class FireDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
+    """Cached, augmented (training) or plainly resized (evaluation) images with 2-d targets."""
+
+    def __init__(
+        self, samples: Sequence[Sample], size: int, seed: int, train: bool, progress: bool
+    ) -> None:
+        self.samples = list(samples)
+        self.size = size
+        self.seed = seed
+        self.train = train
+        self.epoch = 0
+        it = tqdm(self.samples, desc="decode", disable=not progress, leave=False)
+        self.cache = [load_cached(s.path, CACHE_SIZE) for s in it]
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        s = self.samples[i]
+        img = self.cache[i]
+        if self.train:
+            # one RNG per (seed, epoch, index): reproducible whatever the sampling order
+            rng = np.random.default_rng([self.seed, self.epoch, i])
+            img = augment(img, list(s.fire_boxes + s.smoke_boxes), rng, self.size)
+            x = normalize_rgb(cv2.cvtColor(img, cv2.COLOR_BGR2RGB))
+        else:
+            x = preprocess(img, self.size)[0]
+        return torch.from_numpy(x), torch.from_numpy(s.target)
+
+
+def seed_everything(seed: int, threads: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.set_num_threads(threads)
+    torch.use_deterministic_algorithms(True)
+    cv2.setNumThreads(1)
+    cv2.setRNGSeed(seed)
+
+
+def balanced_sampler(
+    samples: Sequence[Sample], seed: int, num_samples: int
+) -> WeightedRandomSampler:
+    """Each stratum (fire / smoke / both / none) is drawn equally often in expectation."""
+    counts = Counter(s.kind for s in samples)
+    weights = [1.0 / counts[s.kind] for s in samples]
+    gen = torch.Generator().manual_seed(seed)
+    return WeightedRandomSampler(weights, num_samples=num_samples, replacement=True, generator=gen)
+
+
+def build_model(pretrained: Path) -> FireNet:
+    net = FireNet()
+    net.load_imagenet(pretrained)
+    net.freeze_early()
+    return net
+
+
+def predict(
+    net: FireNet, ds: FireDataset, batch_size: int
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], float]:
+    """Scores (N, 2), targets (N, 2) and the mean BCE loss of a dataset, in eval mode."""
+    net.eval()
+    loader = DataLoader(ds, batch_size=batch_size, shuffle=False)
+    scores, targets, losses = [], [], []
+    with torch.no_grad():
+        for x, y in loader:
+            logits, _ = net(x)
+            losses.append(
+                float(nn.functional.binary_cross_entropy_with_logits(logits, y, reduction="sum"))
+            )
+            scores.append(torch.sigmoid(logits).numpy())
+            targets.append(y.numpy())
+    n = max(1, len(ds))
+    return (
+        np.concatenate(scores).astype(np.float64),
+        np.concatenate(targets).astype(np.float64),
+        sum(losses) / (n * len(CLASSES)),
+    )
+
+
+def _optimizer(net: FireNet, cfg: TrainConfig) -> torch.optim.Optimizer:
+    backbone = [p for p in net.backbone.parameters() if p.requires_grad]
+    head = list(net.neck.parameters()) + list(net.head.parameters())
+    return torch.optim.AdamW(
+        [{"params": backbone, "lr": cfg.backbone_lr}, {"params": head, "lr": cfg.lr}],
+        weight_decay=cfg.weight_decay,
+    )
+
+
+def _train_epoch(
+    net: FireNet,
+    loader: DataLoader[tuple[torch.Tensor, torch.Tensor]],
+    opt: torch.optim.Optimizer,
+    sched: torch.optim.lr_scheduler.LRScheduler,
+    cfg: TrainConfig,
+    epoch: int,
+) -> float:
+    net.train()
+    total, n = 0.0, 0
+    bar = tqdm(loader, desc=f"epoch {epoch}", disable=not cfg.progress, leave=False)
+    for step, (x, y) in enumerate(bar):
+        if cfg.max_steps is not None and step >= cfg.max_steps:
+            break
+        logits, _ = net(x)
+        loss = nn.functional.binary_cross_entropy_with_logits(logits, y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        total += float(loss.detach()) * len(x)
+        n += len(x)
+        bar.set_postfix(loss=f"{total / n:.4f}")
+    return total / max(1, n)
+
+
+def _val_metrics(scores: npt.NDArray[np.float64], targets: npt.NDArray[np.float64]) -> dict[
+    str, float
+]:
+    out: dict[str, float] = {}
+    for k, name in enumerate(CLASSES):
+        auc = metrics.roc_auc(targets[:, k], scores[:, k])
+        out[f"{name}_auc"] = float("nan") if auc is None else auc
+        out[f"{name}_f1@0.5"] = metrics.prf1(targets[:, k] > 0.5, scores[:, k] >= 0.5)[2]
+    return out
+
+
+def train(cfg: TrainConfig, split: Split | None = None) -> TrainResult:
+    """Run a full training; writes ``fire_best.pt`` and ``train_report.json`` into ``cfg.out``."""
+    seed_everything(cfg.seed, cfg.threads)
+    cfg.out.mkdir(parents=True, exist_ok=True)
+    if split is None:
+        split = make_split(
+            cfg.data,
+            cfg.negatives,
+            seed=cfg.seed,
+            val_fraction=cfg.val_fraction,
+            max_images=cfg.max_images,
+            disjoint_from_test=cfg.disjoint_from_test,
+        )
+    write_report(split, cfg.out / "split_report.json")
+    log.info("split: fit %d, val %d images", len(split.fit), len(split.val))
+
+    fit_ds = FireDataset(split.fit, cfg.input_size, cfg.seed, train=True, progress=cfg.progress)
+    val_ds = FireDataset(split.val, cfg.input_size, cfg.seed, train=False, progress=cfg.progress)
+    net = build_model(cfg.pretrained)
+    opt = _optimizer(net, cfg)
+    per_epoch = min(len(fit_ds), cfg.samples_per_epoch)
+    steps_per_epoch = math.ceil(per_epoch / cfg.batch_size)
+    if cfg.max_steps is not None:
+        steps_per_epoch = min(steps_per_epoch, cfg.max_steps)
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        opt,
+        max_lr=[cfg.backbone_lr, cfg.lr],
+        total_steps=max(2, cfg.epochs * steps_per_epoch),
+        pct_start=0.15,
+    )
+
+    ckpt = cfg.out / "fire_best.pt"
+    best_loss, bad_epochs = math.inf, 0
+    history: list[dict[str, float]] = []
+    t0 = time.monotonic()
+    for epoch in range(cfg.epochs):
+        fit_ds.epoch = epoch
+        loader = DataLoader(
+            fit_ds,
+            batch_size=cfg.batch_size,
+            sampler=balanced_sampler(split.fit, cfg.seed + epoch, per_epoch),
+        )
+        train_loss = _train_epoch(net, loader, opt, sched, cfg, epoch)
+        scores, targets, val_loss = predict(net, val_ds, cfg.batch_size)
+        row = {"epoch": float(epoch), "train_loss": train_loss, "val_loss": val_loss}
+        row.update(_val_metrics(scores, targets))
+        history.append(row)
+        log.info("epoch %d %s", epoch, json.dumps({k: round(v, 4) for k, v in row.items()}))
+        if val_loss < best_loss - 1e-4:
+            best_loss, bad_epochs = val_loss, 0
+            torch.save(net.state_dict(), ckpt)
+        else:
+            bad_epochs += 1
+            if bad_epochs >= cfg.patience:
+                log.info("early stop after epoch %d (best val loss %.4f)", epoch, best_loss)
+                break
+
+    net.load_state_dict(torch.load(ckpt, map_location="cpu", weights_only=True))
+    scores, targets, _ = predict(net, val_ds, cfg.batch_size)
+    thresholds = {
+        name: metrics.best_f1_threshold(targets[:, k] > 0.5, scores[:, k])
+        for k, name in enumerate(CLASSES)
+    }
+    report = {
+        "config": {k: str(v) if isinstance(v, Path) else v for k, v in vars(cfg).items()},
+        "split": split.report,
+        "history": history,
+        "best_val_loss": best_loss,
+        "thresholds": thresholds,
+        "train_seconds": round(time.monotonic() - t0, 1),
+    }
+    report_path = cfg.out / "train_report.json"
+    report_path.write_text(json.dumps(report, indent=2, default=str) + "\n")
+    return TrainResult(ckpt, thresholds, history, report_path)
+
+
+def parse_args(argv: Sequence[str] | None = None) -> TrainConfig:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    add_train_arguments(p)
+    return config_from_args(p.parse_args(argv))
+
+
+def add_train_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", type=Path, required=True, help="fire_smoke folder (train/, valid/)")
+    p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.add_argument("--negatives", type=Path, default=None, help="drone images: hard negatives")
+    p.add_argument("--pretrained", type=Path, default=None, help=f"{DEFAULT_PRETRAINED} path")
+    p.add_argument("--epochs", type=int, default=12)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--input-size", type=int, default=192)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument(
+        "--include-valid-clips",
+        action="store_true",
+        help="also train on train/ clips that appear in valid/ (valid/ numbers become optimistic)",
+    )
+    p.add_argument("--smoke", action="store_true", help="a few steps on a handful of images")
+    p.add_argument("--no-progress", action="store_true")
+
+
+def config_from_args(a: argparse.Namespace) -> TrainConfig:
+    pretrained = a.pretrained
+    if pretrained is None:
+        pretrained = a.data.parent.parent / "models" / DEFAULT_PRETRAINED
+    cfg = TrainConfig(
+        data=a.data,
+        out=a.out,
+        pretrained=pretrained,
+        negatives=a.negatives,
+        seed=a.seed,
+        epochs=a.epochs,
+        input_size=a.input_size,
+        threads=a.threads,
+        disjoint_from_test=not a.include_valid_clips,
+        progress=not a.no_progress,
+    )
+    if a.smoke:
+        cfg.epochs, cfg.max_images, cfg.max_steps, cfg.batch_size = 1, 8, 2, 4
+        cfg.input_size = 96
+    return cfg
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    result = train(parse_args(argv))
+    print(json.dumps({"checkpoint": str(result.checkpoint), "thresholds": result.thresholds}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,45 @@
+"""``citywatch train fire --data DIR --out DIR``: train, export (ONNX + manifest), quantise (INT8)
+and evaluate the fire/smoke classifier. Needs the ``train`` extra (torch); imported lazily so the
+node itself never loads torch."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+from pathlib import Path
+from typing import Any
+
+TRAIN_EXTRA_HINT = (
+    "training needs torch: install the train extra, e.g. `pip install 'citywatch[train]'` "
+    "(or a separate venv: see docs/fire.md)"
+)
+
+
+def register(sub: Any) -> None:
+    p: argparse.ArgumentParser = sub.add_parser("train", help="Train a model (needs torch).")
+    tsub = p.add_subparsers(dest="train_command", metavar="MODEL", required=True)
+    fire = tsub.add_parser("fire", help="Fire/smoke classifier with CAM (MobileNetV2).")
+    fire.add_argument("--data", type=Path, required=True, help="fire_smoke folder (train, valid).")
+    fire.add_argument("--out", type=Path, required=True, help="Output folder (ONNX, reports).")
+    fire.add_argument("--negatives", type=Path, help="Drone images: sessions split train/held-out.")
+    fire.add_argument("--pretrained", type=Path, help="mobilenet_v2-b0353104.pth path.")
+    fire.add_argument("--epochs", type=int, default=12)
+    fire.add_argument("--seed", type=int, default=0)
+    fire.add_argument("--input-size", type=int, default=192)
+    fire.add_argument("--threads", type=int, default=2)
+    fire.add_argument("--include-valid-clips", action="store_true",
+                      help="Also train on train/ clips that appear in valid/ (optimistic valid/).")
+    fire.add_argument("--smoke", action="store_true", help="A few steps on a handful of images.")
+    fire.add_argument("--no-progress", action="store_true")
+    fire.add_argument("--no-int8", action="store_true", help="Skip INT8 quantisation.")
+    fire.set_defaults(func=_run_fire)
+
+
+def _run_fire(args: argparse.Namespace) -> int:
+    if importlib.util.find_spec("torch") is None:
+        print(TRAIN_EXTRA_HINT)
+        return 2
+    # imported by name: the node's type check and runtime never follow into torch code
+    pipeline = importlib.import_module("models.fire.pipeline")
+    return int(pipeline.run(args))

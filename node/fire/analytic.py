@@ -1,0 +1,218 @@
+"""The ``fire`` analytic: classifier scores -> k-of-n alarms -> ``fire`` / ``smoke`` observations.
+
+Scene-level: each class has one constant observation key per camera, so one real fire is one
+``new`` ... ``end`` event however many frames it spans. The box is the CAM region of the class, the
+overlay is the frame with the CAM heatmap (for snapshots).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from node.analytics.base import AnalysisResult, Analytic, Observation
+from node.analytics.registry import BuildContext
+from node.fire.cam import cam_box, class_activation_map, heatmap_overlay
+from node.fire.model import (
+    DEFAULT_MANIFEST,
+    FireBackend,
+    FireManifest,
+    FireModel,
+    ModelFileError,
+    OrtFireBackend,
+)
+from node.fire.smoothing import KOfNAlarm, SmoothingParams
+from node.frame import Frame
+from schemas.config import NodeConfig
+from schemas.config.analytics import AnalyticConfig
+from schemas.config.fire import FireConfig
+from schemas.events import Severity
+
+SEVERITY = {"fire": Severity.CRITICAL, "smoke": Severity.HIGH}
+
+
+@dataclass(frozen=True)
+class ClassDecision:
+    label: str
+    score: float
+    threshold: float
+    alarm: bool
+    box: npt.NDArray[np.float32] | None
+    cam: npt.NDArray[np.float32]
+
+
+def thresholds_for(config: FireConfig, manifest: FireManifest) -> dict[str, float]:
+    overrides = {"fire": config.threshold_fire, "smoke": config.threshold_smoke}
+    return {
+        label: float(overrides.get(label) or manifest.thresholds[label])
+        for label in manifest.labels
+    }
+
+
+class FireAnalytic:
+    name = "fire"
+
+    def __init__(self, config: FireConfig, model: Callable[[], FireModel]) -> None:
+        self._cfg = config
+        self._model = model
+        first = model()
+        self._thresholds = thresholds_for(config, first.manifest)
+        self._alarms = {
+            label: KOfNAlarm(
+                SmoothingParams(
+                    k=config.k,
+                    n=config.n,
+                    on_threshold=t,
+                    off_threshold=max(0.0, t - config.hysteresis),
+                    hold_k=config.hold_k,
+                )
+            )
+            for label, t in self._thresholds.items()
+        }
+
+    def analyze(self, frame: Frame) -> AnalysisResult:
+        model = self._model()  # once per frame: a model swap never lands mid-frame
+        start = time.perf_counter()
+        out = model.predict(frame.image)
+        inference_ms = (time.perf_counter() - start) * 1000.0
+        decisions = [
+            self._decide(model, k, label, out.scores, out.features, frame)
+            for k, label in enumerate(model.manifest.labels)
+        ]
+        observations = [
+            self._observation(d) for d in decisions if d.alarm and d.label in self._cfg.classes
+        ]
+        return AnalysisResult(
+            analytic=self.name,
+            outputs=self._outputs(decisions),
+            observations=observations,
+            inference_ms=inference_ms,
+            overlay=self._overlay(frame, decisions),
+        )
+
+    def reset(self) -> None:
+        for alarm in self._alarms.values():
+            alarm.reset()
+
+    def _decide(
+        self,
+        model: FireModel,
+        k: int,
+        label: str,
+        scores: npt.NDArray[np.float32],
+        features: npt.NDArray[np.float32],
+        frame: Frame,
+    ) -> ClassDecision:
+        score = float(scores[k])
+        alarm = self._alarms[label].update(score)
+        cam = class_activation_map(features, model.head_weight[k], float(model.head_bias[k]))
+        off = self._alarms[label].params.off_threshold
+        # the box is only worth computing when the class is plausibly present
+        box = None
+        if score >= off:
+            box = cam_box(cam, frame.width, frame.height, self._cfg.cam_threshold)
+        return ClassDecision(label, score, self._thresholds[label], alarm, box, cam)
+
+    def _observation(self, d: ClassDecision) -> Observation:
+        return Observation(
+            key=d.label,  # constant per class: one event per occurrence, not one per frame
+            type=d.label,
+            label=d.label,
+            score=d.score,
+            box=d.box,
+            severity=SEVERITY.get(d.label, Severity.HIGH),
+            attributes={
+                "threshold": d.threshold,
+                "k_of_n": f"{self._alarms[d.label].hits}/{self._cfg.n}",
+                "localisation": "cam",
+            },
+        )
+
+    def _outputs(self, decisions: list[ClassDecision]) -> dict[str, Any]:
+        out: dict[str, Any] = {d.label: round(d.score, 4) for d in decisions}
+        out["thresholds"] = {d.label: d.threshold for d in decisions}
+        out["cam_box"] = {
+            d.label: [round(float(v), 1) for v in d.box] if d.box is not None else None
+            for d in decisions
+        }
+        out["above_threshold"] = {d.label: d.score >= d.threshold for d in decisions}
+        out["alarm"] = any(d.alarm for d in decisions if d.label in self._cfg.classes)
+        out["alarms"] = {d.label: d.alarm for d in decisions}
+        return out
+
+    def _overlay(
+        self, frame: Frame, decisions: list[ClassDecision]
+    ) -> npt.NDArray[np.uint8] | None:
+        if not self._cfg.overlay:
+            return None
+        shown = [d for d in decisions if d.box is not None]
+        if not shown:
+            return None
+        best = max(shown, key=lambda d: d.score)
+        return heatmap_overlay(frame.image, best.cam, box=best.box)
+
+
+class FireFactory:
+    name = "fire"
+    gated = False
+    model_label: str | None
+
+    def __init__(self, config: FireConfig, model: Callable[[], FireModel]) -> None:
+        self.config: AnalyticConfig = config
+        self._cfg = config
+        self._model = model
+        self.end_after_s = config.end_after_s
+        m = model().manifest
+        self.model_label = f"{m.name}@{m.version}"
+
+    def create(self, camera: str) -> Analytic:
+        return FireAnalytic(self._cfg, self._model)
+
+    def close(self) -> None:
+        return None
+
+
+class HandleFireBackend:
+    """Runs the session a ``node.inference`` handle serves now (swappable)."""
+
+    def __init__(self, handle: Any) -> None:
+        self._handle = handle
+
+    def run(self, batch: npt.NDArray[np.float32]) -> tuple[
+        npt.NDArray[np.float32], npt.NDArray[np.float32]
+    ]:
+        session = self._handle.session
+        name = session.manifest.inputs[0].name
+        scores, features = session.run({name: batch})
+        return np.asarray(scores, np.float32), np.asarray(features, np.float32)
+
+
+def model_from_config(cfg: FireConfig, ctx: BuildContext | None = None) -> FireModel:
+    manifest_path = Path(cfg.manifest) if cfg.manifest else DEFAULT_MANIFEST
+    if cfg.model_source == "registry":
+        if ctx is None or ctx.models is None:
+            raise ModelFileError("model_source=registry needs the node's model loader")
+        manifest = FireManifest.load(manifest_path)
+        backend: FireBackend = HandleFireBackend(ctx.models.load(cfg.model, analytic="fire"))
+        return FireModel(manifest, backend)
+    manifest = FireManifest.load(manifest_path)
+    file_name = manifest.files.get(cfg.precision)
+    if file_name is None:
+        raise ModelFileError(f"no {cfg.precision} model in {manifest_path}")
+    backend = OrtFireBackend(
+        manifest_path.parent / file_name, cfg.threads, manifest.sha256.get(file_name)
+    )
+    return FireModel(manifest, backend)
+
+
+def build(config: NodeConfig, ctx: BuildContext) -> FireFactory:
+    """Registry builder for ``analytics.fire``."""
+    cfg = config.analytics.fire
+    model = model_from_config(cfg, ctx)
+    return FireFactory(cfg, lambda: model)

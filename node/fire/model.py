@@ -1,0 +1,177 @@
+"""The fire/smoke model at run time: its manifest (a JSON sidecar) and an ONNX Runtime seam.
+
+The manifest carries what the ONNX graph cannot say by itself: labels, input size and
+normalisation, the operating thresholds chosen at training time, and the classifier head
+(weights and bias) that turns the exported feature map into a CAM.
+
+``FireBackend`` is the seam: the node's shared inference layer (``node.inference``) can replace
+``OrtFireBackend`` without touching the analytic; tests inject fakes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from node.fire.preprocess import preprocess
+
+MODELS_DIR = Path(__file__).resolve().parents[2] / "models" / "fire"
+DEFAULT_MANIFEST = MODELS_DIR / "fire_cls.json"
+
+
+class HeadWeights(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    weight: list[list[float]] = Field(description="(classes, channels) linear head weights.")
+    bias: list[float] = Field(description="(classes,) head bias.")
+
+    @model_validator(mode="after")
+    def _shapes(self) -> HeadWeights:
+        if len(self.weight) != len(self.bias) or len({len(r) for r in self.weight}) != 1:
+            raise ValueError(
+                f"head weight must be (classes, channels) with one bias per class; got "
+                f"{len(self.weight)} rows of lengths {sorted({len(r) for r in self.weight})} "
+                f"and {len(self.bias)} biases"
+            )
+        return self
+
+
+class FireManifest(BaseModel):
+    """Sidecar of the fire/smoke ONNX models (``fire_cls.json``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = "fire"
+    version: str
+    labels: list[str] = Field(description="Output order of `scores`.")
+    input_name: str = "input"
+    input_size: int = Field(gt=0, description="Square input side in pixels.")
+    color: str = Field(default="RGB", pattern="^RGB$")
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    feature_stride: int = Field(gt=0, description="Input pixels per feature-map cell.")
+    thresholds: dict[str, float] = Field(description="Operating threshold per label.")
+    head: HeadWeights
+    files: dict[str, str] = Field(description="Precision -> ONNX file name next to the manifest.")
+    sha256: dict[str, str] = Field(default_factory=dict, description="File name -> sha256.")
+    license: str = ""
+    data: str = ""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> FireManifest:
+        if len(self.head.bias) != len(self.labels):
+            raise ValueError(f"head has {len(self.head.bias)} classes, labels {self.labels}")
+        missing = set(self.labels) - set(self.thresholds)
+        if missing:
+            raise ValueError(f"no threshold for labels {sorted(missing)}")
+        return self
+
+    @classmethod
+    def load(cls, path: Path) -> FireManifest:
+        return cls.model_validate_json(path.read_text())
+
+    def head_arrays(self) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+        return (
+            np.asarray(self.head.weight, dtype=np.float32),
+            np.asarray(self.head.bias, dtype=np.float32),
+        )
+
+
+@dataclass(frozen=True)
+class FireOutput:
+    scores: npt.NDArray[np.float32]  # (classes,) sigmoid scores
+    features: npt.NDArray[np.float32]  # (C, h, w) last feature map
+
+
+class FireBackend(Protocol):
+    def run(self, batch: npt.NDArray[np.float32]) -> tuple[
+        npt.NDArray[np.float32], npt.NDArray[np.float32]
+    ]:
+        """(N, 3, S, S) -> scores (N, classes), features (N, C, h, w)."""
+
+
+class ModelFileError(RuntimeError):
+    """The model file is missing or does not match its manifest."""
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+class OrtFireBackend:
+    """Plain ONNX Runtime session (until ``node.inference`` provides shared sessions).
+
+    Spinning is off: worker threads that busy-wait between frames would steal the CPU that other
+    cameras and analytics need on a small edge box.
+    """
+
+    def __init__(self, model_path: Path, threads: int = 1, expected_sha256: str | None = None):
+        import onnxruntime as ort
+
+        if not model_path.is_file():
+            raise ModelFileError(f"fire model not found: {model_path}")
+        if expected_sha256 is not None and sha256_of(model_path) != expected_sha256:
+            raise ModelFileError(f"{model_path} does not match the sha256 in its manifest")
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self._session = ort.InferenceSession(
+            str(model_path), sess_options=opts, providers=["CPUExecutionProvider"]
+        )
+        self._input = self._session.get_inputs()[0].name
+
+    def run(self, batch: npt.NDArray[np.float32]) -> tuple[
+        npt.NDArray[np.float32], npt.NDArray[np.float32]
+    ]:
+        scores, features = self._session.run(["scores", "features"], {self._input: batch})
+        return np.asarray(scores, dtype=np.float32), np.asarray(features, dtype=np.float32)
+
+
+class FireModel:
+    """Manifest + backend: one BGR frame in, scores and feature map out."""
+
+    def __init__(self, manifest: FireManifest, backend: FireBackend) -> None:
+        self.manifest = manifest
+        self.backend = backend
+        self.head_weight, self.head_bias = manifest.head_arrays()
+
+    @classmethod
+    def load(
+        cls, manifest_path: Path = DEFAULT_MANIFEST, precision: str = "int8", threads: int = 1
+    ) -> FireModel:
+        manifest = FireManifest.load(manifest_path)
+        try:
+            file_name = manifest.files[precision]
+        except KeyError:
+            raise ModelFileError(
+                f"no {precision!r} model in {manifest_path}; available: {sorted(manifest.files)}"
+            ) from None
+        backend = OrtFireBackend(
+            manifest_path.parent / file_name, threads, manifest.sha256.get(file_name)
+        )
+        return cls(manifest, backend)
+
+    def input_for(self, image_bgr: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
+        m = self.manifest
+        return preprocess(image_bgr, m.input_size, m.mean, m.std)
+
+    def predict(self, image_bgr: npt.NDArray[np.uint8]) -> FireOutput:
+        scores, features = self.backend.run(self.input_for(image_bgr))
+        return FireOutput(scores[0], features[0])
+
+    def predict_batch(self, images_bgr: list[npt.NDArray[np.uint8]]) -> list[FireOutput]:
+        if not images_bgr:
+            return []
+        scores, features = self.backend.run(np.concatenate([self.input_for(i) for i in images_bgr]))
+        return [FireOutput(s, f) for s, f in zip(scores, features, strict=True)]
