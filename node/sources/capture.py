@@ -136,7 +136,9 @@ class _Mailbox:
 
     def put(self, item: CapturedFrame, *, wait_for_taker: bool, stop: threading.Event) -> None:
         with self._cond:
-            while wait_for_taker and self._item is not None and not stop.is_set():
+            while wait_for_taker and self._item is not None:
+                if stop.is_set():
+                    return  # shutting down: this frame is not dropped, it is never delivered
                 self._cond.wait(0.1)
             if self._item is not None:
                 self.dropped += 1
