@@ -45,3 +45,16 @@ def render_reference() -> str:
     lines = ["| key | default | description |", "|---|---|---|"]
     lines += [f"| `{k}` | `{d}` | {h} |" for k, d, h in rows]
     return "\n".join(lines)
+
+
+def render_document() -> str:
+    return (
+        "# Configuration reference\n\n"
+        "Generated from `schemas/config/` by `python -m node.config_reference > docs/config.md`\n"
+        "(also `citywatch config reference`). Environment variables `CITYWATCH__SECTION__KEY`\n"
+        "override any key, e.g. `CITYWATCH__MQTT__PASSWORD`.\n\n" + render_reference() + "\n"
+    )
+
+
+if __name__ == "__main__":
+    print(render_document(), end="")
