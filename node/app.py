@@ -16,7 +16,6 @@ import logging
 import re
 import signal
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -46,12 +45,20 @@ from node.mqtt.link import BrokerAddress, MqttLink, Protocol
 from node.mqtt.message import Message
 from node.mqtt.topics import Topics
 from node.outbox import Outbox, OutboxDrainer
-from node.pipeline_compat import CompatPipeline
+from node.pipeline.camera import CameraPipeline
+from node.sources.capture import LatestFrameCapture
 from schemas.commands import ErrorCode
 from schemas.config import NodeConfig
 from schemas.config.camera import CameraConfig
 from schemas.events import Event, Lifecycle
 from schemas.export import all_schemas
+from schemas.status import (
+    CameraStats,
+    CameraStatus,
+    LinkStats,
+    NodeStats,
+    OutboxStats,
+)
 
 log = logging.getLogger(__name__)
 
@@ -110,12 +117,6 @@ class OutboxEventSink:
         await self._link.publish(self._topics.event_snapshot(event.type), jpeg, retain=True)
 
 
-@dataclass
-class _CameraRate:
-    processed: int = 0
-    at: float = 0.0
-
-
 class Node:
     """The running node. ``async with Node(config) as node: await node.wait()``."""
 
@@ -131,13 +132,11 @@ class Node:
         self.dispatcher: CommandDispatcher | None = None
         self.announcer: Announcer | None = None
         self.factories: list[AnalyticFactory] = []
-        self.pipelines: dict[str, CompatPipeline] = {}
+        self.pipelines: dict[str, CameraPipeline] = {}
         self._executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="citywatch")
         self._tasks: list[asyncio.Task[None]] = []
-        self._pipeline_tasks: list[asyncio.Task[None]] = []
         self._stopped = asyncio.Event()
         self._started_mono = self.clock.monotonic()
-        self._rates: dict[str, _CameraRate] = {}
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -198,9 +197,7 @@ class Node:
 
         async def publish_reply(topic: str, payload: bytes, correlation: bytes | None) -> None:
             # Reply topics are complete (a v5 response topic may be anywhere): never resolved.
-            await link.publish(
-                topic, payload, qos=1, correlation_data=correlation, absolute=True
-            )
+            await link.publish(topic, payload, qos=1, correlation_data=correlation, absolute=True)
 
         self.dispatcher = CommandDispatcher(
             self.config.node_id, self.topics, self.config.commands, publish_reply, self.clock
@@ -244,22 +241,32 @@ class Node:
     def _start_cameras(self) -> None:
         assert self.sink is not None
         for cam in self.config.cameras:
-            # TODO(pipeline): use node.pipeline.CameraPipeline once it exists.
-            p = CompatPipeline(
-                self.config.node_id,
+            capture = LatestFrameCapture(cam, clock=self.clock)
+            p = CameraPipeline(
                 cam,
+                capture,
                 self.factories,
-                self.sink,
-                self._executor,
-                self.clock,
-                self._camera_status,
+                node_id=self.config.node_id,
+                sink=self.sink,
+                executor=self._executor,
+                on_status=self._camera_status,
+                clock=self.clock,
             )
             self.pipelines[cam.name] = p
-            self._pipeline_tasks.append(asyncio.create_task(p.run(), name=f"camera-{cam.name}"))
+            p.start()
 
-    async def _camera_status(self, camera: str, state: str) -> None:
-        if self.link is not None:
-            await self.link.set_state(self.topics.camera_status(camera), state)
+    async def _camera_status(self, camera: str, status: dict[str, Any]) -> None:
+        """Retained ``<camera>/status``; a payload the contract refuses is logged, not sent."""
+        if self.link is None:
+            return
+        try:
+            payload = CameraStatus.model_validate(status).model_dump_json()
+        except ValidationError as err:
+            log.error(
+                "camera %s: status %r breaks the CameraStatus contract: %s", camera, status, err
+            )
+            return
+        await self.link.set_state(self.topics.camera_status(camera), payload)
 
     def _spawn(self, coro: Any, name: str) -> None:
         self._tasks.append(asyncio.create_task(coro, name=name))
@@ -273,10 +280,8 @@ class Node:
 
     async def stop(self, flush_timeout_s: float = 2.0) -> None:
         self._stopped.set()
-        for t in self._pipeline_tasks:
-            t.cancel()
-        await asyncio.gather(*self._pipeline_tasks, return_exceptions=True)
-        self._pipeline_tasks.clear()
+        # Each pipeline ends its open events (into the outbox) and publishes `stopped`.
+        await asyncio.gather(*(p.stop() for p in self.pipelines.values()), return_exceptions=True)
         await self._flush(flush_timeout_s)
         for t in self._tasks:
             t.cancel()
@@ -308,28 +313,36 @@ class Node:
         p = self.pipelines.get(name)
         if p is None:
             raise CommandError(ErrorCode.NOT_FOUND, f"camera {name!r} is not running")
-        p.enabled = enabled
+        p.set_camera_enabled(enabled)
         self._spawn(self._set_state(toggle_state_suffix("camera", name), enabled), "state")
 
     def set_analytic_enabled(self, name: str, enabled: bool, camera: str | None) -> None:
-        targets = [self.pipelines[camera]] if camera in self.pipelines else []
         if camera is None:
             targets = list(self.pipelines.values())
-        found = [p.set_analytic_enabled(name, enabled) for p in targets]
-        if not any(found):
-            raise CommandError(ErrorCode.NOT_FOUND, f"analytic {name!r} is not running there")
+        else:
+            targets = [self.pipelines[camera]] if camera in self.pipelines else []
+        found = 0
+        for p in targets:
+            try:
+                p.set_enabled(name, enabled)
+            except KeyError:
+                continue  # the analytic does not run on this camera
+            found += 1
+        if not found:
+            where = f"on camera {camera!r}" if camera else "on any camera"
+            raise CommandError(ErrorCode.NOT_FOUND, f"analytic {name!r} is not running {where}")
         if camera is None:
             self._spawn(self._set_state(toggle_state_suffix("analytic", name), enabled), "state")
 
     async def snapshot(self, camera: str) -> bytes:
         p = self.pipelines.get(camera)
-        image = p.latest_image() if p is not None else None
-        if image is None:
+        frame = p.latest_frame if p is not None else None
+        if frame is None:
             return b""
         snap = self.config.snapshots
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(
-            self._executor, encode_jpeg, image, snap.max_width, snap.jpeg_quality
+            self._executor, encode_jpeg, frame.image, snap.max_width, snap.jpeg_quality
         )
 
     async def _set_state(self, suffix: str, enabled: bool) -> None:
@@ -338,50 +351,45 @@ class Node:
 
     # -- stats ----------------------------------------------------------------------------------
 
-    def stats(self) -> dict[str, Any]:
+    def stats(self) -> NodeStats:
         now = self.clock.monotonic()
-        cameras: dict[str, Any] = {}
-        for name, p in self.pipelines.items():
-            s = p.stats()
-            rate = self._rates.setdefault(name, _CameraRate(0, self._started_mono))
-            dt = now - rate.at
-            s["fps"] = round((s["processed"] - rate.processed) / dt, 2) if dt > 0 else 0.0
-            rate.processed, rate.at = s["processed"], now
-            cameras[name] = s
-        out: dict[str, Any] = {
-            "node_id": self.config.node_id,
-            "ts": self.clock.time(),
-            "uptime_s": round(now - self._started_mono, 3),
-            "cameras": cameras,
-            "inference_ms": _inference_by_model(cameras),
-        }
+        cameras = {name: _camera_stats(p) for name, p in self.pipelines.items()}
+        out = NodeStats(
+            node_id=self.config.node_id,
+            ts=self.clock.time(),
+            uptime_s=round(now - self._started_mono, 3),
+            cameras=cameras,
+            inference_ms=_inference_by_model(cameras),
+        )
         if self.outbox is not None:
             oc = self.outbox.counters
-            out["outbox"] = {
-                "depth": self.outbox.depth,
-                "enqueued": oc.enqueued,
-                "delivered": oc.delivered,
-                "dropped": oc.dropped,
-                "expired": oc.expired,
-            }
+            out.outbox = OutboxStats(
+                depth=self.outbox.depth,
+                enqueued=oc.enqueued,
+                delivered=oc.delivered,
+                dropped=oc.dropped,
+                expired=oc.expired,
+            )
         if self.link is not None:
             lc = self.link.counters
-            out["mqtt"] = {
-                "connected": self.link.connected.is_set(),
-                "protocol": self.link.protocol,
-                "reconnects": lc.reconnects,
-                "connect_failures": lc.connect_failures,
-                "publish_failures": lc.publish_failures,
-            }
+            out.mqtt = LinkStats(
+                connected=self.link.connected.is_set(),
+                protocol=self.link.protocol,
+                connects=lc.connects,
+                reconnects=lc.reconnects,
+                connect_failures=lc.connect_failures,
+                publish_failures=lc.publish_failures,
+                handler_errors=lc.handler_errors,
+            )
         if self.dispatcher is not None:
-            out["commands"] = self.dispatcher.stats()
+            out.commands = self.dispatcher.stats()
         return out
 
     async def _stats_loop(self) -> None:
         assert self.link is not None
         while True:
             await self.link.connected.wait()
-            await self.link.publish(self.topics.stats, json.dumps(self.stats()))
+            await self.link.publish(self.topics.stats, self.stats().model_dump_json())
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._stopped.wait(), self.config.stats_interval_s)
 
@@ -390,12 +398,24 @@ def _on_off(enabled: bool) -> str:
     return STATE_ON if enabled else STATE_OFF
 
 
-def _inference_by_model(cameras: dict[str, Any]) -> dict[str, float]:
-    """Mean over cameras of each analytic's last inference time."""
+def _camera_stats(p: CameraPipeline) -> CameraStats:
+    s = p.snapshot()
+    # HA's sensors read `cameras.<cam>.inference_ms.<analytic>`: the EMA of each analytic.
+    s["inference_ms"] = {
+        name: a["inference"]["ema_ms"] for name, a in s.get("analytics", {}).items()
+    }
+    s["enabled"] = p.camera_enabled
+    s["analytics_enabled"] = p.analytics
+    return CameraStats.model_validate(s)
+
+
+def _inference_by_model(cameras: dict[str, CameraStats]) -> dict[str, float]:
+    """Mean over cameras of each analytic's EMA inference time."""
     acc: dict[str, list[float]] = {}
     for cam in cameras.values():
-        for name, ms in cam.get("inference_ms", {}).items():
-            acc.setdefault(name, []).append(float(ms))
+        for name, ms in cam.inference_ms.items():
+            if ms is not None:
+                acc.setdefault(name, []).append(float(ms))
     return {name: round(sum(v) / len(v), 2) for name, v in acc.items()}
 
 

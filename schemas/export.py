@@ -11,6 +11,7 @@ from schemas.commands import CommandEnvelope, Reply
 from schemas.config import NodeConfig
 from schemas.events import Event
 from schemas.manifest import ModelManifest
+from schemas.status import CameraStatus, NodeStats
 
 SCHEMA_DIR = Path(__file__).parent / "json"
 
@@ -22,6 +23,8 @@ def contracts() -> dict[str, type[BaseModel]]:
         "reply": Reply,
         "config": NodeConfig,
         "manifest": ModelManifest,
+        "camera_status": CameraStatus,
+        "stats": NodeStats,
     }
 
 

@@ -17,6 +17,7 @@ import pytest
 from node.app import Node
 from node.config import load_config
 from schemas.export import all_schemas
+from schemas.status import CameraStatus, NodeStats
 from tests.conftest import MosquittoBroker, SharedData, free_port
 from tests.runtime.conftest import citywatch_cmd, node_env, node_yaml, poll_until
 
@@ -83,6 +84,10 @@ async def test_quick_start_embedded_broker(
     stats = col.on("/stats")[-1].json()
     assert {"cameras", "inference_ms", "outbox", "mqtt"} <= stats.keys()
     assert "pedestrians" in stats["cameras"]
+    NodeStats.model_validate(stats)  # the published contract, not just some JSON
+    await col.wait_for(lambda: bool(col.on("/pedestrians/status")))
+    status = CameraStatus.model_validate_json(col.on("/pedestrians/status")[-1].payload)
+    assert status.state == "online" and status.camera == "pedestrians"
     p.terminate()
     assert p.wait(timeout=20) == 0
     out = (tmp_path / "node.log").read_text()
@@ -170,7 +175,7 @@ async def test_broker_outage_loses_nothing(
         b.start()
         await poll_until(lambda: node.link is not None and node.link.connected.is_set(), 20)
         await poll_until(lambda: len(created) >= n_before + 20, 20)
-        node.pipelines["cam1"].enabled = False  # stop creating; drain what exists
+        node.pipelines["cam1"].set_camera_enabled(False)  # stop creating; drain what exists
         await asyncio.wait_for(node.outbox.wait_empty(), 30)  # type: ignore[union-attr]
         total = list(created)
     await col.wait_for(lambda: set(total) <= set(_event_ids(col)), timeout=30)
