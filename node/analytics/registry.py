@@ -36,6 +36,7 @@ BUILDERS: dict[str, str] = {
     "synthetic": "node.analytics.testing:build_synthetic",
     "objects": "node.analytics.objects:build",
     "fire": "node.fire.analytic:build",
+    "movement": "node.movement.analytic:build",
 }
 
 

@@ -40,6 +40,7 @@ class SyntheticAnalyticConfig(AnalyticConfig):
 # imported only here, after it exists (a top-of-file import would be circular).
 from schemas.config.faces import FacesConfig  # noqa: E402
 from schemas.config.fire import FireConfig  # noqa: E402
+from schemas.config.movement import MovementConfig  # noqa: E402
 from schemas.config.objects import ObjectsConfig  # noqa: E402
 
 
@@ -49,3 +50,4 @@ class AnalyticsConfig(ConfigSection):
     objects: ObjectsConfig = Field(default_factory=ObjectsConfig)
     faces: FacesConfig = Field(default_factory=FacesConfig)
     fire: FireConfig = Field(default_factory=FireConfig)
+    movement: MovementConfig = Field(default_factory=MovementConfig)

@@ -1,0 +1,381 @@
+"""Parametric synthetic pose sequences for the movement classifier (numpy only, seeded).
+
+A 17-joint 3D skeleton (body height 1) is driven by a few joint angles over time: gait cycles at
+walking and running speeds, falls (forward, backward, sideways; straight or collapsing at the
+knees first), sitting down, bending, kicking, standing still, two-person scuffles and calm pairs.
+Each sequence is seen by a random camera (yaw around the person, elevation 0-45 degrees, scale,
+position), sampled at a random rate, with keypoint noise, dropout and missing frames, then turned
+into a ``Series`` (box from the keypoints plus margins) -- the same type the node builds from real
+tracks, so ``node.movement.features`` computes the training features.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from node.movement.features import Series, resample, window_features
+
+CLASSES = ("still", "walk", "run", "fall", "fight", "other")
+F = npt.NDArray[np.float64]
+
+
+@dataclass
+class Pose3D:
+    """Angles (radians) and the pelvis position of one instant."""
+
+    pelvis: F  # (3,) x forward, y up, z left (world)
+    heading: float = 0.0  # rotation about y
+    pitch: float = 0.0  # torso lean forward (+) / back (-)
+    roll: float = 0.0  # torso lean sideways
+    hip: tuple[float, float] = (0.0, 0.0)  # flexion (leg forward +)
+    knee: tuple[float, float] = (0.0, 0.0)  # flexion (>= 0)
+    shoulder: tuple[float, float] = (0.0, 0.0)  # flexion (arm forward +)
+    elbow: tuple[float, float] = (0.0, 0.0)
+    abduct: tuple[float, float] = (0.15, 0.15)
+    body_tilt: tuple[float, float] = (0.0, 0.0)  # whole-body rotation about the feet (fwd, side)
+
+
+def _rot_x(a: float) -> F:  # about the forward axis (sideways lean)
+    c, s = np.cos(a), np.sin(a)
+    return np.array([[1, 0, 0], [0, c, -s], [0, s, c]])
+
+
+def _rot_z(a: float) -> F:  # about the lateral axis (+: top goes forward)
+    c, s = np.cos(a), np.sin(a)
+    return np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]]).T
+
+
+def _rot_y(a: float) -> F:
+    c, s = np.cos(a), np.sin(a)
+    return np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]])
+
+
+def _limb(origin: F, flex: float, length: float, abduct: float = 0.0, side: float = 0.0) -> F:
+    d = np.array([np.sin(flex), -np.cos(flex), 0.0])
+    d = _rot_x(side * abduct) @ d
+    return origin + length * d
+
+
+def skeleton(p: Pose3D) -> F:
+    """(17, 3) joint positions in world coordinates (COCO order)."""
+    j = np.zeros((17, 3))
+    torso = _rot_z(p.pitch) @ _rot_x(p.roll)
+    up = torso @ np.array([0, 1.0, 0])
+    neck = up * 0.30
+    head = up * 0.40
+    fwd = torso @ np.array([1.0, 0, 0])
+    lat = torso @ np.array([0, 0, 1.0])
+    j[0] = head + fwd * 0.05
+    eyes = head + up * 0.02 + fwd * 0.04
+    j[1], j[2] = eyes + lat * 0.03, eyes - lat * 0.03
+    j[3], j[4] = head + lat * 0.07, head - lat * 0.07
+    for k, side in ((0, 1.0), (1, -1.0)):
+        sh = neck - up * 0.02 + lat * 0.13 * side
+        j[5 + k] = sh
+        el = sh + torso @ (_limb(np.zeros(3), p.shoulder[k], 0.17, p.abduct[k], side))
+        j[7 + k] = el
+        j[9 + k] = el + torso @ (_limb(np.zeros(3), p.shoulder[k] + p.elbow[k], 0.16,
+                                       p.abduct[k], side))
+        hip = np.array([0, 0, 0.09 * side])
+        j[11 + k] = hip
+        kn = _limb(hip, p.hip[k], 0.245)
+        j[13 + k] = kn
+        j[15 + k] = _limb(kn, p.hip[k] - p.knee[k], 0.245)
+    # whole-body tilt about the lowest foot (falls), then heading, then translation
+    foot = j[15:17].min(axis=0) * np.array([0, 1, 0]) + j[15:17].mean(axis=0) * np.array([1, 0, 1])
+    tilt = _rot_z(p.body_tilt[0]) @ _rot_x(p.body_tilt[1])
+    j = (j - foot) @ tilt.T + foot
+    out: F = j @ _rot_y(p.heading).T + p.pelvis
+    return out
+
+
+@dataclass(frozen=True)
+class Camera:
+    yaw: float
+    elevation: float
+    scale: float  # pixels per body height
+    origin: tuple[float, float]
+    noise: float  # keypoint noise, fraction of the scale
+    dropout: float  # per keypoint probability of being missed
+    frame_drop: float  # probability that a whole frame has no pose
+    follow: bool = False  # a panning camera keeps the person centred (no image-space travel)
+
+
+def project(joints: F, cam: Camera) -> F:
+    """Orthographic view from ``cam`` -> (17, 2) image pixels (y down)."""
+    r = _rot_y(-cam.yaw)
+    p = joints @ r.T
+    ce, se = np.cos(cam.elevation), np.sin(cam.elevation)
+    depth = p[:, 0]
+    x = p[:, 2]
+    y = p[:, 1] * ce - depth * se
+    return np.stack([cam.origin[0] + x * cam.scale, cam.origin[1] - y * cam.scale], axis=1)
+
+
+Motion = Callable[[float], Pose3D]
+
+
+def _gait(rng: np.random.Generator, speed: float, freq: float, hip_amp: float, knee_amp: float,
+          arm_amp: float, lean: float, bob: float, elbow: float) -> Motion:
+    heading = rng.uniform(-np.pi, np.pi)
+    phase = rng.uniform(0, 2 * np.pi)
+
+    def at(t: float) -> Pose3D:
+        ph = 2 * np.pi * freq * t + phase
+        dist = speed * t
+        pel = np.array([dist * np.cos(heading), 0.53 + bob * abs(np.sin(ph)),
+                        -dist * np.sin(heading)])
+        hips = (hip_amp * np.sin(ph), hip_amp * np.sin(ph + np.pi))
+        knees = (knee_amp * max(0.0, np.sin(ph + 1.2)) + 0.05,
+                 knee_amp * max(0.0, np.sin(ph + np.pi + 1.2)) + 0.05)
+        arms = (arm_amp * np.sin(ph + np.pi), arm_amp * np.sin(ph))
+        return Pose3D(pel, heading, lean, 0.0, hips, knees, arms, (elbow, elbow))
+
+    return at
+
+
+def _still(rng: np.random.Generator) -> Motion:
+    heading = rng.uniform(-np.pi, np.pi)
+    sway = rng.uniform(0.0, 0.02)
+    gesture = rng.uniform(0.0, 0.6) if rng.random() < 0.4 else 0.0
+    gf = rng.uniform(0.3, 1.0)
+
+    def at(t: float) -> Pose3D:
+        pel = np.array([sway * np.sin(0.7 * t), 0.53, 0.0])
+        g = gesture * max(0.0, np.sin(2 * np.pi * gf * t))
+        return Pose3D(pel, heading, 0.02, 0.0, (0.0, 0.0), (0.05, 0.05), (g, 0.0), (g, 0.1))
+
+    return at
+
+
+def _smooth(u: float) -> float:
+    u = min(max(u, 0.0), 1.0)
+    return u * u * (3 - 2 * u)
+
+
+def _fall(rng: np.random.Generator, t0: float) -> Motion:
+    """Upright (maybe walking) until ``t0``, a fast fall, then lying with small movements."""
+    dur = rng.uniform(0.35, 1.1)
+    direction = rng.choice(["forward", "backward", "side"])
+    collapse = rng.random() < 0.4  # knees buckle first (the elderly fall), then tip over
+    walk_speed = rng.uniform(0.0, 0.9) if rng.random() < 0.6 else 0.0
+    base = _gait(rng, walk_speed, rng.uniform(1.6, 2.1), 0.35, 0.6, 0.3, 0.05, 0.01, 0.2)
+    end_angle = rng.uniform(1.3, 1.6)
+
+    def at(t: float) -> Pose3D:
+        p = base(min(t, t0))
+        u = (t - t0) / dur
+        if u <= 0:
+            return p
+        k = _smooth(u) ** 1.5  # accelerating like a body under gravity
+        ang = end_angle * k
+        if collapse:
+            drop = 0.25 * _smooth(u * 1.6)
+            p.pelvis = p.pelvis - np.array([0, drop, 0])
+            p.knee = (1.4 * _smooth(u * 1.6), 1.4 * _smooth(u * 1.6))
+            p.hip = (1.0 * _smooth(u * 1.6), 1.0 * _smooth(u * 1.6))
+            ang = end_angle * _smooth((u - 0.4) / 0.6) ** 1.5
+        if direction == "forward":
+            p.body_tilt = (ang, 0.0)
+        elif direction == "backward":
+            p.body_tilt = (-ang, 0.0)
+        else:
+            p.body_tilt = (0.0, ang * rng_side)
+        wiggle = 0.1 * np.sin(3 * max(t - t0 - dur, 0))
+        p.shoulder = (p.shoulder[0] + 1.2 * _smooth(u) + wiggle, p.shoulder[1] + 1.0 * _smooth(u))
+        return p
+
+    rng_side = float(rng.choice([-1.0, 1.0]))
+    return at
+
+
+def _sit(rng: np.random.Generator, t0: float) -> Motion:
+    dur = rng.uniform(0.7, 2.0)
+    depth = rng.uniform(0.18, 0.28)
+    heading = rng.uniform(-np.pi, np.pi)
+
+    def at(t: float) -> Pose3D:
+        u = _smooth((t - t0) / dur)
+        lean = 0.5 * np.sin(np.pi * u) + 0.1 * u
+        pel = np.array([-0.15 * u, 0.53 - depth * u, 0.0])
+        return Pose3D(pel, heading, lean, 0.0, (1.5 * u, 1.5 * u), (1.5 * u + 0.05, 1.5 * u + 0.05),
+                      (0.3 * u, 0.3 * u), (0.5 * u, 0.5 * u))
+
+    return at
+
+
+def _bend(rng: np.random.Generator, t0: float) -> Motion:
+    dur = rng.uniform(0.6, 1.5)
+    hold = rng.uniform(0.3, 2.0)
+    depth = rng.uniform(0.9, 1.6)
+    heading = rng.uniform(-np.pi, np.pi)
+
+    def at(t: float) -> Pose3D:
+        u = _smooth((t - t0) / dur) - _smooth((t - t0 - dur - hold) / dur)
+        knee = 0.4 * u
+        pel = np.array([-0.1 * u, 0.53 - 0.05 * u, 0.0])
+        return Pose3D(pel, heading, depth * u, 0.0, (knee * 0.5, knee * 0.5), (knee, knee),
+                      (depth * u, depth * u), (0.2, 0.2))
+
+    return at
+
+
+def _kick(rng: np.random.Generator, t0: float) -> Motion:
+    heading = rng.uniform(-np.pi, np.pi)
+    reps = rng.uniform(0.4, 1.0)
+
+    def at(t: float) -> Pose3D:
+        ph = max(0.0, np.sin(2 * np.pi * reps * (t - t0))) if t > t0 else 0.0
+        drift = 0.3 * t
+        pel = np.array([drift * np.cos(heading), 0.53, -drift * np.sin(heading)])
+        return Pose3D(pel, heading, -0.1 * ph, 0.0, (1.3 * ph, -0.2 * ph), (0.6 * (1 - ph), 0.1),
+                      (-0.5 * ph, 0.6 * ph), (0.3, 0.3), (0.5 * ph + 0.15, 0.5 * ph + 0.15))
+
+    return at
+
+
+def _fighter(rng: np.random.Generator, facing: float, offset: F, intensity: float) -> Motion:
+    """One of two people trading punches and shoves; ``offset`` is the pelvis position."""
+    rates = rng.uniform(1.5, 4.0, size=2)
+    phases = rng.uniform(0, 2 * np.pi, size=4)
+    shove = rng.uniform(0.1, 0.5) * intensity
+
+    def at(t: float) -> Pose3D:
+        pl = [max(0.0, np.sin(2 * np.pi * rates[k] * t + phases[k])) ** 2 for k in range(2)]
+        sway = np.array([shove * np.sin(2.3 * t + phases[2]), 0.0,
+                         shove * np.sin(1.7 * t + phases[3])])
+        pel = offset + sway + np.array([0, 0.53 - 0.04 * intensity, 0])
+        shoulder = (0.5 + 1.1 * pl[0] * intensity, 0.5 + 1.1 * pl[1] * intensity)
+        elbow = (1.8 * (1 - pl[0]), 1.8 * (1 - pl[1]))
+        lean = 0.2 + 0.25 * np.sin(3.1 * t + phases[0]) * intensity
+        roll = 0.2 * np.sin(2.7 * t + phases[1]) * intensity
+        hips = (0.3 * np.sin(2.0 * t + phases[2]), 0.3 * np.sin(2.0 * t + phases[3]))
+        return Pose3D(pel, facing, lean, roll, hips, (0.4, 0.4), shoulder, elbow)
+
+    return at
+
+
+def _observe(motion: Motion, times: F, cam: Camera, rng: np.random.Generator) -> Series:
+    n = len(times)
+    kps = np.zeros((n, 17, 3))
+    boxes = np.zeros((n, 4))
+    start = project(motion(float(times[0])).pelvis[None], cam)[0]
+    for i, t in enumerate(times):
+        pose = motion(float(t))
+        xy = project(skeleton(pose), cam)
+        if cam.follow:
+            xy[:, 0] -= project(pose.pelvis[None], cam)[0, 0] - start[0]
+        lo, hi = xy.min(axis=0), xy.max(axis=0)
+        size = max(hi[1] - lo[1], hi[0] - lo[0], 1.0)
+        # detector boxes reach above the nose (hair) and below the ankles (feet), and jitter
+        margin = np.array([-0.05, -0.1, 0.05, 0.04]) * size * rng.uniform(0.6, 1.4)
+        boxes[i] = np.concatenate([lo, hi]) + margin + rng.normal(0, 0.015 * size, 4)
+        noisy = xy + rng.normal(0, cam.noise * cam.scale, xy.shape)
+        score = rng.uniform(0.35, 0.9, 17)
+        score[rng.random(17) < cam.dropout] = rng.uniform(0.0, 0.25)
+        if rng.random() < cam.frame_drop:
+            score[:] = 0.0
+        kps[i, :, :2], kps[i, :, 2] = noisy, score
+    return Series(times.astype(np.float32), boxes.astype(np.float32), kps.astype(np.float32))
+
+
+def random_camera(rng: np.random.Generator) -> Camera:
+    return Camera(
+        yaw=rng.uniform(-np.pi, np.pi),
+        elevation=rng.uniform(0.0, 0.8),
+        scale=rng.uniform(60, 450),
+        origin=(rng.uniform(100, 500), rng.uniform(200, 500)),
+        noise=rng.uniform(0.002, 0.02),
+        dropout=rng.uniform(0.0, 0.3),
+        frame_drop=rng.uniform(0.0, 0.15),
+        follow=bool(rng.random() < 0.2),
+    )
+
+
+@dataclass(frozen=True)
+class Sample:
+    label: str
+    track: Series
+    neighbour: Series | None
+
+
+OTHER_KINDS = ("sit", "bend", "kick")
+
+
+def make_sample(label: str, rng: np.random.Generator, duration: float, rate_hz: float,
+                kind: str | None = None) -> Sample:
+    """One sequence of ``label`` lasting ``duration`` seconds, sampled near ``rate_hz``
+    (``kind`` picks the ``other`` motion: sit, bend or kick; random when None)."""
+    fps = rate_hz * rng.uniform(0.8, 1.6)
+    times = np.arange(0.0, duration, 1.0 / fps) + rng.uniform(0, 10)
+    t_rel = times - times[0]
+    cam = random_camera(rng)
+    neighbour_motion: Motion | None = None
+    # events land so that their decisive part is inside the window
+    t_event = float(t_rel[0] + rng.uniform(0.15, 0.55) * duration)
+    if label == "walk":
+        m = _gait(rng, rng.uniform(0.4, 1.0), rng.uniform(1.5, 2.2), rng.uniform(0.3, 0.5),
+                  rng.uniform(0.5, 0.8), rng.uniform(0.2, 0.45), rng.uniform(0.0, 0.1),
+                  0.01, rng.uniform(0.1, 0.4))
+    elif label == "run":
+        m = _gait(rng, rng.uniform(1.4, 3.5), rng.uniform(2.4, 3.4), rng.uniform(0.6, 0.9),
+                  rng.uniform(1.2, 1.9), rng.uniform(0.5, 0.9), rng.uniform(0.1, 0.3),
+                  0.03, rng.uniform(1.2, 1.6))
+    elif label == "fall":
+        m = _fall(rng, t_event)
+    elif label == "fight":
+        gap = rng.uniform(0.2, 0.45)
+        facing = rng.uniform(-np.pi, np.pi)
+        d = np.array([np.cos(facing), 0, -np.sin(facing)]) * gap
+        inten = rng.uniform(0.6, 1.0)
+        m = _fighter(rng, facing, np.zeros(3), inten)
+        neighbour_motion = _fighter(rng, facing + np.pi, d, inten)
+    elif label == "still":
+        m = _still(rng)
+        if rng.random() < 0.4:  # a calm pair chatting close together is not a fight
+            d = np.array([rng.uniform(0.25, 0.6), 0, 0])
+            other = _still(rng)
+            neighbour_motion = lambda t: _shift(other(t), d)  # noqa: E731
+    else:  # other: sitting down, bending, kicking
+        kind = kind or str(rng.choice(list(OTHER_KINDS)))
+        m = {"sit": _sit, "bend": _bend, "kick": _kick}[kind](rng, t_event)
+    track = _observe(lambda t: m(t - times[0]), times, cam, rng)
+    neighbour = None
+    if neighbour_motion is not None:
+        nm = neighbour_motion
+        neighbour = _observe(lambda t: nm(t - times[0]), times, cam, rng)
+    elif label in ("walk", "run") and rng.random() < 0.3:  # walking side by side
+        d = np.array([0, 0, rng.uniform(0.25, 0.5)])
+        neighbour = _observe(lambda t: _shift(m(t - times[0]), d), times, cam, rng)
+    return Sample(label, track, neighbour)
+
+
+def _shift(p: Pose3D, d: F) -> Pose3D:
+    p.pelvis = p.pelvis + d
+    return p
+
+
+def dataset(n_per_class: int, seed: int, rate_hz: float = 8.0, steps: int = 24,
+            min_kp_score: float = 0.3) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
+    """``n_per_class`` windows of each class: features ``(N, steps, F)`` and labels ``(N,)``."""
+    rng = np.random.default_rng(seed)
+    xs, ys = [], []
+    duration = steps / rate_hz
+    for ci, label in enumerate(CLASSES):
+        for _ in range(n_per_class):
+            s = make_sample(label, rng, duration + 0.5, rate_hz)
+            t_end = float(s.track.times[-1])
+            # young tracks: sometimes only part of the window has been seen
+            track = s.track
+            if rng.random() < 0.2:
+                keep = s.track.times >= t_end - rng.uniform(0.45, 1.0) * duration
+                track = Series(s.track.times[keep], s.track.boxes[keep], s.track.keypoints[keep])
+            grid = resample(track, t_end, rate_hz, steps)
+            nb = resample(s.neighbour, t_end, rate_hz, steps) if s.neighbour is not None else None
+            xs.append(window_features(grid, rate_hz, nb, min_kp_score))
+            ys.append(ci)
+    return np.stack(xs).astype(np.float32), np.asarray(ys, np.int64)

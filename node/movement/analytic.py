@@ -1,0 +1,445 @@
+"""The ``movement`` analytic: people -> tracks -> pose -> feature windows -> rules + classifier.
+
+Per analysed frame (about 8 Hz): the YOLOX detector finds people and the ByteTrack-style tracker
+keeps their ids; MoveNet MultiPose finds up to 6 skeletons, each matched to a track by IoU. Every
+track keeps a short history; its fixed-rate window feeds the temporal classifier, and the rules
+decide: a fall is the ``FallMachine``'s (descent, then the ground), running needs a speed, a fight
+needs two people close together with fast limbs. One ``movement`` observation per (track, action)
+while the action holds, with the evidence in ``attributes``. After a fall or a fight the
+escalation hook (if any) is asked to identify the people involved.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from node.analytics.base import AnalysisResult, Analytic, Observation
+from node.detect.detections import Detections, box_iou
+from node.detect.yolox import DetectorSession, detect
+from node.frame import Frame
+from node.movement.classifier import DEFAULT_SIDECAR, MovementClassifier
+from node.movement.features import FEATURE_INDEX, Series, resample, window_features
+from node.movement.pose import NUM_KEYPOINTS, Poses, decode, input_size_for, preprocess
+from node.movement.rules import FallMachine, FallParams, FallState, FightParams, fighting_pairs
+from node.track.assignment import linear_assignment
+from node.track.bytetrack import ByteTracker, TrackerParams
+from schemas.config.analytics import AnalyticConfig
+from schemas.config.movement import MovementConfig
+from schemas.events import Severity
+
+EVENT_TYPE = "movement"
+SEVERITY = {"fall": Severity.CRITICAL, "fight": Severity.HIGH, "run": Severity.LOW,
+            "walk": Severity.INFO}
+# COCO detectors rarely call a person lying on the floor a person: they see a cat, a dog or a
+# teddy bear there. Such boxes may *continue* a person track (never start one).
+LYING_PROXIES = frozenset({"cat", "dog", "bear", "teddy bear", "sheep", "cow", "horse"})
+PROXY_MIN_IOU = 0.3
+INHERIT_MIN_IOU = 0.2  # a new track this close to a lost, falling one is the same person
+BORDER = 0.02  # fraction of the frame: a track lost at the border left the picture
+HISTORY_S = 4.0  # longer than any window: 24 steps at 8 Hz is 3 s
+KEEP_LOST_S = 5.0  # a lost track's fall machine keeps running this long (lying people vanish)
+
+
+class PoseSession(Protocol):
+    def run(self, feeds: Mapping[str, npt.NDArray[Any]]) -> list[npt.NDArray[Any]]: ...
+
+
+class PoseEstimator:
+    """MoveNet MultiPose on one frame (``run`` is the model; the input name is its first)."""
+
+    def __init__(self, session: Callable[[], PoseSession], input_name: str, long_side: int = 256,
+                 min_score: float = 0.1) -> None:
+        self._session = session
+        self._input = input_name
+        self._long_side = long_side
+        self._min_score = min_score
+
+    def estimate(self, image: npt.NDArray[np.uint8]) -> Poses:
+        pin = preprocess(image, input_size_for(image.shape[:2], self._long_side))
+        raw = self._session().run({self._input: pin.tensor})[0]
+        return decode(np.asarray(raw, np.float32), pin, self._min_score)
+
+
+@dataclass(frozen=True)
+class EscalationRequest:
+    """Asks the face analytic to identify the people of a fall or fight (when faces show)."""
+
+    camera: str
+    action: str
+    track_ids: tuple[int, ...]
+    boxes: tuple[tuple[float, float, float, float], ...]
+    frame: Frame
+
+
+Escalation = Callable[[EscalationRequest], None]
+
+
+@dataclass
+class _Track:
+    tid: int
+    fall: FallMachine
+    times: deque[float] = field(default_factory=deque)
+    boxes: deque[npt.NDArray[np.float32]] = field(default_factory=deque)
+    kps: deque[npt.NDArray[np.float32]] = field(default_factory=deque)
+    votes: dict[str, deque[bool]] = field(default_factory=dict)
+    probs: dict[str, float] = field(default_factory=dict)
+    evidence: dict[str, float] = field(default_factory=dict)
+    last_seen: float = 0.0
+    escalated: set[str] = field(default_factory=set)
+    counted: set[str] = field(default_factory=set)
+
+    def add(self, t: float, box: npt.NDArray[np.float32], kps: npt.NDArray[np.float32]) -> None:
+        self.times.append(t)
+        self.boxes.append(box)
+        self.kps.append(kps)
+        self.last_seen = t
+        while self.times and t - self.times[0] > HISTORY_S:
+            self.times.popleft()
+            self.boxes.popleft()
+            self.kps.popleft()
+
+    def series(self) -> Series:
+        return Series(np.asarray(self.times, np.float32), np.stack(self.boxes),
+                      np.stack(self.kps))
+
+    def vote(self, action: str, flag: bool, n: int) -> deque[bool]:
+        q = self.votes.setdefault(action, deque(maxlen=n))
+        q.append(flag)
+        return q
+
+
+def match_poses(boxes: npt.NDArray[np.float32], poses: Poses, min_iou: float
+                ) -> npt.NDArray[np.float32]:
+    """Keypoints ``(N, 17, 3)`` for each track box (score 0 where no pose matched)."""
+    out = np.zeros((boxes.shape[0], NUM_KEYPOINTS, 3), np.float32)
+    if boxes.shape[0] == 0 or len(poses) == 0:
+        return out
+    iou = box_iou(boxes, poses.boxes)
+    matches, _, _ = linear_assignment((1.0 - iou).astype(np.float64), 1.0 - min_iou)
+    for r, c in matches:
+        out[r] = poses.keypoints[c]
+    return out
+
+
+class MovementAnalytic:
+    name = "movement"
+
+    def __init__(
+        self,
+        camera: str,
+        config: MovementConfig,
+        detector: Callable[[], DetectorSession],
+        pose: PoseEstimator,
+        classifier: MovementClassifier,
+        escalation: Escalation | None = None,
+    ) -> None:
+        self._camera = camera
+        self._cfg = config
+        self._detector = detector
+        self._pose = pose
+        self._clf = classifier
+        self._escalation = escalation
+        self._tracker = ByteTracker(TrackerParams(
+            high_threshold=config.person_confidence * 0.75, low_threshold=0.1,
+            new_track_threshold=config.person_confidence, lost_after_s=1.0,
+        ))
+        self._proxy_score = config.person_confidence * 0.875  # matches first, starts nothing
+        f = config.fall
+        self._fall_params = FallParams(
+            min_drop=f.min_drop, descent_window_s=f.descent_window_s,
+            min_descent_speed=f.min_descent_speed, lying_aspect=f.lying_aspect,
+            low_height=f.low_height, ground_s=f.ground_s, ground_timeout_s=f.ground_timeout_s,
+            recover_height=f.recover_height, vanish_is_ground=f.vanish_is_ground,
+            classifier_fall=f.classifier_fall,
+        )
+        self._fight = FightParams(config.fight_max_distance, config.fight_min_limb_speed,
+                                  config.action_threshold)
+        self._tracks: dict[int, _Track] = {}
+        self.last_poses = Poses.empty()  # for side-by-side evaluation (the NFD baseline)
+        self.counts: dict[str, int] = {a: 0 for a in ("walk", "run", "fall", "fight")}
+
+    def reset(self) -> None:
+        self._tracker.reset()
+        self._tracks.clear()
+
+    def analyze(self, frame: Frame) -> AnalysisResult:
+        start = time.perf_counter()
+        t = frame.monotonic
+        dets = detect(self._detector(), frame.image, score_threshold=0.1, iou_threshold=0.45)
+        people = self._people(dets)
+        tracked = self._tracker.update(people, t)
+        poses = self.last_poses = self._pose.estimate(frame.image)
+        seen = self._update_tracks(tracked, poses, t, (frame.height, frame.width))
+        windows = self._classify(seen, t)
+        self._decide(seen, windows, t)
+        observations = self._observations(frame, t)
+        self._forget(t)
+        return AnalysisResult(
+            analytic=self.name,
+            outputs=self._outputs(seen, poses, t),
+            observations=observations,
+            inference_ms=(time.perf_counter() - start) * 1000.0,
+        )
+
+    def fall_states(self) -> dict[int, str]:
+        """Fall-machine state of every track still remembered (lost ones included)."""
+        return {tid: tr.fall.state.value for tid, tr in self._tracks.items()}
+
+    def _people(self, dets: Detections) -> Detections:
+        """Person boxes, plus lying-proxy boxes that overlap a live track (relabelled person,
+        scored under the new-track threshold so they extend tracks but never start one)."""
+        is_person = dets.labels == "person"
+        proxy = np.asarray([str(lbl) in LYING_PROXIES for lbl in dets.labels], np.bool_)
+        live = [tr.boxes[-1] for tr in self._tracks.values()]
+        if proxy.any() and live:
+            iou = box_iou(dets.xyxy[proxy], np.stack(live)).max(axis=1)
+            idx = np.flatnonzero(proxy)
+            proxy[idx[iou < PROXY_MIN_IOU]] = False
+        else:
+            proxy[:] = False
+        keep = is_person | proxy
+        score = np.where(proxy, np.minimum(dets.score, self._proxy_score), dets.score)
+        return Detections.from_arrays(
+            dets.xyxy[keep], score[keep].astype(np.float32), np.zeros(int(keep.sum()), np.int64),
+            ["person"] * int(keep.sum()),
+        )
+
+    def _update_tracks(self, tracked: Detections, poses: Poses, t: float,
+                       frame_hw: tuple[int, int]) -> list[_Track]:
+        kps = match_poses(tracked.xyxy, poses, self._cfg.min_pose_iou)
+        assert tracked.tracker_id is not None
+        seen: list[_Track] = []
+        for i, tid in enumerate(tracked.tracker_id.tolist()):
+            box = tracked.xyxy[i].astype(np.float32)
+            tr = self._tracks.get(tid)
+            if tr is None:
+                tr = self._tracks[tid] = _Track(tid, self._inherit(box, t))
+            tr.add(t, box, kps[i])
+            tr.fall.update(t, box, tr.probs.get("fall", 0.0))
+            seen.append(tr)
+        ids = {tr.tid for tr in seen}
+        for tr in self._tracks.values():
+            if tr.tid not in ids:
+                at_border = _at_border(tr.boxes[-1], frame_hw)
+                tr.fall.missing(t, left_picture=at_border)
+        return seen
+
+    def _inherit(self, box: npt.NDArray[np.float32], t: float) -> FallMachine:
+        """A new track where a falling one was just lost continues its fall machine (the
+        detector lost the person mid-fall and found them again on the floor)."""
+        for tr in self._tracks.values():
+            falling = tr.fall.state in (FallState.DESCENDING, FallState.GROUND)
+            if (tr.last_seen < t and falling
+                    and float(box_iou(box[None], tr.boxes[-1][None])[0, 0]) >= INHERIT_MIN_IOU):
+                machine = tr.fall
+                tr.fall = FallMachine(self._fall_params)  # the old id no longer falls
+                return machine
+        return FallMachine(self._fall_params)
+
+    def _window(self, tr: _Track, t: float, grid_of: dict[int, Series]) -> Series:
+        if tr.tid not in grid_of:
+            m = self._clf.manifest
+            grid_of[tr.tid] = resample(tr.series(), t, m.rate_hz, m.steps)
+        return grid_of[tr.tid]
+
+    def _classify(self, seen: list[_Track], t: float) -> dict[int, npt.NDArray[np.float32]]:
+        m = self._clf.manifest
+        ready = [tr for tr in seen if len(tr.times) >= self._cfg.min_steps]
+        grids: dict[int, Series] = {}
+        windows: dict[int, npt.NDArray[np.float32]] = {}
+        for tr in ready:
+            others = [o for o in seen if o is not tr]
+            nb = min(others, key=lambda o: _centre_dist(o, tr), default=None)
+            nb_grid = self._window(nb, t, grids) if nb is not None else None
+            windows[tr.tid] = window_features(self._window(tr, t, grids), m.rate_hz, nb_grid,
+                                              self._cfg.min_keypoint_score)
+        probs = self._clf.predict(list(windows.values()))
+        for tid, p in zip(windows, probs, strict=True):
+            self._tracks[tid].probs = p
+        return windows
+
+    def _decide(self, seen: list[_Track], windows: dict[int, npt.NDArray[np.float32]],
+                t: float) -> None:
+        cfg = self._cfg
+        recent = 3  # steps (~0.4 s) of speeds: one glitchy step is not running or fighting
+        speed: dict[int, float] = {}
+        limbs: dict[int, float] = {}
+        for tid, w in windows.items():
+            v = np.hypot(w[-recent:, FEATURE_INDEX["vx"]], w[-recent:, FEATURE_INDEX["vy"]])
+            speed[tid] = float(np.median(v))
+            limbs[tid] = float(np.median(w[-recent:, FEATURE_INDEX["limb_speed"]]))
+        ready = [tr for tr in seen if tr.tid in windows]
+        fighters: set[int] = set()
+        if len(ready) >= 2:
+            b = np.stack([tr.boxes[-1] for tr in ready])
+            pairs = fighting_pairs(
+                ((b[:, :2] + b[:, 2:]) / 2).astype(np.float32),
+                (b[:, 3] - b[:, 1]).astype(np.float32),
+                np.asarray([limbs[tr.tid] for tr in ready], np.float32),
+                np.asarray([tr.probs.get("fight", 0.0) for tr in ready], np.float32),
+                self._fight,
+            )
+            fighters = {ready[k].tid for pair in pairs for k in pair}
+        for tr in ready:
+            p = tr.probs
+            thr = cfg.action_threshold
+            moving = max(speed[tr.tid], limbs[tr.tid])
+            tr.evidence = {"speed": round(speed[tr.tid], 3), "limb_speed": round(limbs[tr.tid], 3)}
+            tr.vote("walk", p.get("walk", 0.0) >= thr, cfg.vote_n)
+            tr.vote("run", p.get("run", 0.0) >= thr and moving >= cfg.run_min_speed, cfg.vote_n)
+            tr.vote("fight", tr.tid in fighters, cfg.vote_n)
+
+    def _active(self, tr: _Track, action: str) -> bool:
+        if action == "fall":
+            return tr.fall.state is FallState.FALLEN
+        q = tr.votes.get(action)
+        return q is not None and sum(q) >= self._cfg.vote_k
+
+    def _observations(self, frame: Frame, t: float) -> list[Observation]:
+        out: list[Observation] = []
+        for tr in self._tracks.values():
+            for action in self._cfg.actions:
+                if not self._active(tr, action):
+                    continue
+                if action in ("run", "walk") and tr.last_seen < t:
+                    continue  # a lost track is not running any more
+                if action not in tr.counted:
+                    tr.counted.add(action)
+                    self.counts[action] += 1
+                out.append(self._observation(tr, action, t))
+                if action in ("fall", "fight") and action not in tr.escalated:
+                    tr.escalated.add(action)
+                    self._escalate(frame, action, tr)
+        # walking while running is just running
+        running = {o.key.split(":")[0] for o in out if o.label == "run"}
+        return [o for o in out if not (o.label == "walk" and o.key.split(":")[0] in running)]
+
+    def _observation(self, tr: _Track, action: str, t: float) -> Observation:
+        attrs: dict[str, Any] = {"track_id": tr.tid, "action": action,
+                                 "probs": {k: round(v, 3) for k, v in tr.probs.items()},
+                                 **tr.evidence}
+        if action == "fall":
+            st = tr.fall.status(t)
+            attrs.update(descent_speed=round(st.descent_speed, 3), drop=round(st.drop, 3),
+                         time_on_ground_s=round(st.time_on_ground_s, 2),
+                         visible=tr.last_seen >= t)
+            score = min(1.0, 0.5 + 0.25 * st.descent_speed)
+        else:
+            q = tr.votes[action]
+            attrs["votes"] = f"{sum(q)}/{len(q)}"
+            score = tr.probs.get(action, 0.0)
+        return Observation(
+            key=f"{tr.tid}:{action}", type=EVENT_TYPE, label=action, score=float(score),
+            box=tr.boxes[-1].copy(), severity=SEVERITY[action], attributes=attrs,
+        )
+
+    def _escalate(self, frame: Frame, action: str, tr: _Track) -> None:
+        if self._escalation is None or not self._cfg.escalate_faces:
+            return
+        involved = [tr]
+        if action == "fight":
+            involved += [o for o in self._tracks.values() if o is not tr
+                         and o.last_seen == tr.last_seen and self._active(o, "fight")]
+        self._escalation(EscalationRequest(
+            camera=self._camera, action=action,
+            track_ids=tuple(o.tid for o in involved),
+            boxes=tuple(tuple(float(v) for v in o.boxes[-1]) for o in involved),  # type: ignore[misc]
+            frame=frame,
+        ))
+
+    def _forget(self, t: float) -> None:
+        stale = [tid for tid, tr in self._tracks.items() if t - tr.last_seen > KEEP_LOST_S]
+        for tid in stale:
+            del self._tracks[tid]
+
+    def _outputs(self, seen: list[_Track], poses: Poses, t: float) -> dict[str, Any]:
+        return {
+            "model": self._clf.label,
+            "poses": len(poses),
+            "tracks": [
+                {"track_id": tr.tid, "box": [round(float(v), 1) for v in tr.boxes[-1]],
+                 "fall_state": tr.fall.state.value,
+                 "probs": {k: round(v, 3) for k, v in tr.probs.items()},
+                 "actions": [a for a in self._cfg.actions if self._active(tr, a)]}
+                for tr in seen
+            ],
+            "counts": dict(self.counts),
+        }
+
+
+def _at_border(box: npt.NDArray[np.float32], frame_hw: tuple[int, int]) -> bool:
+    h, w = frame_hw
+    mx, my = BORDER * w, BORDER * h
+    return bool(box[0] <= mx or box[1] <= my or box[2] >= w - mx or box[3] >= h - my)
+
+
+def _centre_dist(a: _Track, b: _Track) -> float:
+    ba, bb = a.boxes[-1], b.boxes[-1]
+    return float(np.hypot((ba[0] + ba[2] - bb[0] - bb[2]) / 2, (ba[1] + ba[3] - bb[1] - bb[3]) / 2))
+
+
+class MovementFactory:
+    name = "movement"
+    gated = False
+    model_label: str | None
+
+    def __init__(
+        self,
+        config: MovementConfig,
+        detector: Callable[[], DetectorSession],
+        pose: PoseEstimator,
+        classifier: MovementClassifier,
+        escalation: Escalation | None = None,
+    ) -> None:
+        self.config: AnalyticConfig = config
+        self._cfg = config
+        self._detector = detector
+        self._pose = pose
+        self._clf = classifier
+        self._escalation = escalation
+        self.end_after_s = config.end_after_s
+        self.model_label = classifier.label
+
+    def create(self, camera: str) -> Analytic:
+        return MovementAnalytic(camera, self._cfg, self._detector, self._pose, self._clf,
+                                self._escalation)
+
+    def close(self) -> None:
+        return None
+
+
+def classifier_from(cfg: MovementConfig) -> MovementClassifier:
+    return MovementClassifier.load(Path(cfg.classifier) if cfg.classifier else DEFAULT_SIDECAR,
+                                   threads=cfg.threads)
+
+
+def build(config: Any, ctx: Any) -> MovementFactory:
+    """Registry builder: detector and pose come from ``ctx.models`` (swappable handles); the
+    classifier is bundled under models/movement/. ``ctx.extras["movement_escalation"]``, when
+    set, is called after a fall or a fight (e.g. by the face analytic)."""
+    cfg: MovementConfig = config.analytics.movement
+    if ctx.models is None:
+        raise RuntimeError("the movement analytic needs a model loader (BuildContext.models)")
+    det = ctx.models.load(cfg.detector, analytic="movement")
+    pose = ctx.models.load(cfg.pose_model, analytic="movement.pose")
+
+    def detector() -> DetectorSession:
+        session: DetectorSession = det.session
+        return session
+
+    def pose_session() -> PoseSession:
+        session: PoseSession = pose.session
+        return session
+
+    estimator = PoseEstimator(pose_session, pose.session.manifest.inputs[0].name,
+                              cfg.pose_long_side)
+    return MovementFactory(cfg, detector, estimator, classifier_from(cfg),
+                           ctx.extras.get("movement_escalation"))

@@ -1,0 +1,120 @@
+"""The temporal movement classifier: its sidecar manifest, pre-processing (feature windows ->
+batch) and post-processing (probabilities -> per-class dicts). The ONNX session is a seam
+(``ClassifierBackend``) so tests can inject a fake and the node can use its own sessions."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from node.movement.features import FEATURES
+
+MODELS_DIR = Path(__file__).resolve().parents[2] / "models" / "movement"
+DEFAULT_SIDECAR = MODELS_DIR / "movement_tcn.json"
+
+
+class ClassifierManifest(BaseModel):
+    """Sidecar of the movement classifier (``movement_tcn.json``)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    name: str
+    version: str
+    classes: list[str] = Field(min_length=2, description="Output order of `probs`.")
+    features: list[str] = Field(description="Feature order the model was trained on.")
+    rate_hz: float = Field(gt=0, description="Resampling rate of the window.")
+    steps: int = Field(gt=1, description="Window length in steps.")
+    file: str
+    sha256: str = ""
+
+    @model_validator(mode="after")
+    def _matches_code(self) -> ClassifierManifest:
+        if tuple(self.features) != FEATURES:
+            raise ValueError(
+                f"model was trained on features {self.features}, this node computes "
+                f"{list(FEATURES)}: retrain or update the node"
+            )
+        return self
+
+    @classmethod
+    def load(cls, path: Path) -> ClassifierManifest:
+        try:
+            return cls.model_validate_json(path.read_text(encoding="utf-8"))
+        except OSError as err:
+            raise FileNotFoundError(f"movement classifier manifest {path}: {err}") from err
+
+
+class ClassifierBackend(Protocol):
+    def run(self, batch: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]: ...
+
+
+class OrtClassifierBackend:
+    def __init__(self, path: Path, threads: int = 1) -> None:
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        self._session = ort.InferenceSession(
+            str(path), sess_options=opts, providers=["CPUExecutionProvider"]
+        )
+        self._input = self._session.get_inputs()[0].name
+
+    def run(self, batch: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        out = self._session.run(None, {self._input: batch})[0]
+        return np.asarray(out, dtype=np.float32)
+
+
+def make_batch(windows: list[npt.NDArray[np.float32]], steps: int) -> npt.NDArray[np.float32]:
+    """Stack ``(steps, F)`` windows into ``(N, steps, F)``, checking each shape."""
+    for i, w in enumerate(windows):
+        if w.shape != (steps, len(FEATURES)):
+            raise ValueError(f"window {i} must be ({steps}, {len(FEATURES)}), got {w.shape}")
+    if not windows:
+        return np.zeros((0, steps, len(FEATURES)), np.float32)
+    return np.ascontiguousarray(np.stack(windows), dtype=np.float32)
+
+
+def to_class_probs(probs: npt.NDArray[np.float32], classes: list[str]) -> list[dict[str, float]]:
+    """``(N, C)`` probabilities -> one ``{class: p}`` per row."""
+    if probs.ndim != 2 or probs.shape[1] != len(classes):
+        raise ValueError(f"probs must be (N, {len(classes)}), got {probs.shape}")
+    return [{c: float(p) for c, p in zip(classes, row, strict=True)} for row in probs]
+
+
+@dataclass
+class MovementClassifier:
+    manifest: ClassifierManifest
+    backend: ClassifierBackend
+
+    @property
+    def label(self) -> str:
+        return f"{self.manifest.name}@{self.manifest.version}"
+
+    def predict(self, windows: list[npt.NDArray[np.float32]]) -> list[dict[str, float]]:
+        if not windows:
+            return []
+        batch = make_batch(windows, self.manifest.steps)
+        return to_class_probs(self.backend.run(batch), self.manifest.classes)
+
+    @classmethod
+    def load(cls, sidecar: Path = DEFAULT_SIDECAR, threads: int = 1,
+             verify: bool = True) -> MovementClassifier:
+        manifest = ClassifierManifest.load(sidecar)
+        path = sidecar.parent / manifest.file
+        if verify and manifest.sha256:
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            if digest != manifest.sha256:
+                raise ValueError(f"{path}: sha256 {digest} != manifest {manifest.sha256}")
+        return cls(manifest, OrtClassifierBackend(path, threads))
+
+
+def describe(c: MovementClassifier) -> dict[str, Any]:
+    m = c.manifest
+    return {"model": c.label, "classes": m.classes, "rate_hz": m.rate_hz, "steps": m.steps}

@@ -1,0 +1,67 @@
+"""The real-clip acceptance table of issue 6 over ``$CITYWATCH_TEST_DATA/datasets/actions``.
+
+Each row asserts what the issue asks of that clip. Rows that do not hold today are marked
+``xfail(strict=True)`` with the measured reason (docs/movement.md has the evidence), so a fix
+shows up as an unexpected pass. The thresholds were NOT tuned per clip to make rows pass.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from node.movement.analytic import MovementFactory
+from node.movement.evaluate import EXPECT, factory_from_dir, run_clip
+from schemas.config.movement import MovementConfig
+
+CFG = MovementConfig(enabled=True)
+
+ROWS = [
+    pytest.param("fall/urfall_scene_fall_a_clideo.mp4", id="fall-urfall"),
+    pytest.param(
+        "fall/cctv_corridor_elderly_walk_then_fall.mp4", id="fall-corridor",
+        marks=pytest.mark.xfail(strict=True, reason="she reaches the floor 0.6 s before the clip "
+                                "ends; the rule needs ground_s=1.0 s on the ground (state "
+                                "'ground' at the end)"),
+    ),
+    pytest.param(
+        "fight/staged_classroom_fight.mp4", id="fight-classroom",
+        marks=pytest.mark.xfail(strict=True, reason="2.9 s clip: the classifier's fight "
+                                "probability rises only in its last 0.5 s"),
+    ),
+    pytest.param(
+        "fight/cctv_restaurant_brawl.mp4", id="fight-brawl",
+        marks=pytest.mark.xfail(run=False, reason="low-resolution crowded CCTV: MoveNet scores "
+                                "~0.2-0.3, no fight pair; 57 s of video is too slow for CI"),
+    ),
+    pytest.param(
+        "run/park_jogging.mp4", id="run-jogging",
+        marks=pytest.mark.xfail(strict=True, reason="panning camera, jogger at ~0.8 body "
+                                "heights/s in the image: the classifier says walk"),
+    ),
+    pytest.param(
+        "walk/indoor_walk_sit_stand.mp4", id="walk-sit-stand",
+        marks=pytest.mark.xfail(strict=True, reason="he goes down to the floor and crawls out "
+                                "at the end: the fall rule fires (descent then low for 3 s)"),
+    ),
+    pytest.param("nonfight/nonfight_2.mp4", id="nonfight"),
+    pytest.param("other/kicking_ball.mp4", id="other-kick"),
+]
+
+
+@pytest.fixture(scope="module")
+def factory(shared_data: Any) -> MovementFactory:
+    return factory_from_dir(CFG, shared_data.path("models"))
+
+
+@pytest.mark.parametrize("clip", ROWS)
+def test_clip(clip: str, factory: MovementFactory, shared_data: Any) -> None:
+    path = shared_data.path(f"datasets/actions/{clip}")
+    label = clip.split("/")[0]
+    result = run_clip(path, label, factory, CFG, baseline=None)
+    must, must_not = EXPECT[label]
+    got = {a for a, n in result.actions.items() if n}
+    assert must <= got, f"{clip}: expected {sorted(must)}, got {sorted(got)}"
+    bad = sorted(must_not & got)
+    assert not bad, f"{clip}: must not yield {bad}: {result.evidence}"
