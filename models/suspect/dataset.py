@@ -50,7 +50,8 @@ class LabeledImage:
 
     def __post_init__(self) -> None:
         if self.boxes.shape != (len(self.class_ids), 4):
-            raise ValueError(f"{self.image}: boxes {self.boxes.shape} for {len(self.class_ids)} ids")
+            n = len(self.class_ids)
+            raise ValueError(f"{self.image}: boxes {self.boxes.shape} for {n} class ids")
 
 
 @dataclass
@@ -86,7 +87,7 @@ def parse_yolo_line(
     polygon = len(vals) != 4
     if polygon:
         if len(vals) < 6 or len(vals) % 2:
-            raise DatasetError(where, f"expected 4 box values or x y polygon pairs, got {len(vals)}")
+            raise DatasetError(where, f"expected 4 box values or x y pairs, got {len(vals)}")
         xs, ys = np.asarray(vals[0::2]), np.asarray(vals[1::2])
         box = (float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max()))
     else:
@@ -124,9 +125,7 @@ def list_images(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
 
 
-def read_yolo(
-    root: Path, classes: Sequence[str], *, allow_missing_labels: bool = False
-) -> Dataset:
+def read_yolo(root: Path, classes: Sequence[str], *, allow_missing_labels: bool = False) -> Dataset:
     """``root/images`` + ``root/labels``. A missing label file is an error unless allowed
     (then the image is a negative: no boxes)."""
     images = list_images(root / "images")
@@ -225,9 +224,7 @@ def csv_rows(
     return rows
 
 
-def write_csv(
-    path: Path, ds: Dataset, sizes: Mapping[Path, tuple[int, int]] | None = None
-) -> None:
+def write_csv(path: Path, ds: Dataset, sizes: Mapping[Path, tuple[int, int]] | None = None) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="", encoding="utf-8") as f:
         wr = csv.writer(f)

@@ -80,7 +80,7 @@ def load_objects(folder: Path) -> tuple[list[str], list[list[Image]]]:
         raise DatasetError(folder, "objects folder not found")
     classes = sorted(p.name for p in folder.iterdir() if p.is_dir())
     if not classes:
-        raise DatasetError(folder, "no class folders (expected one folder of RGBA images per class)")
+        raise DatasetError(folder, "no class folders (expected one folder of RGBA per class)")
     cutouts: list[list[Image]] = []
     for name in classes:
         files = list_images(folder / name)
@@ -138,10 +138,10 @@ def grabcut_cutout(image: Image, box: Sequence[float], iterations: int = 3) -> I
         raise ValueError(f"box too small for a cut-out: {box}")
     # a margin around the rect gives GrabCut some sure background to learn from
     m = max(4, (x2 - x1 + y2 - y1) // 20)
-    X1, Y1, X2, Y2 = max(x1 - m, 0), max(y1 - m, 0), min(x2 + m, w), min(y2 + m, h)
-    crop = np.ascontiguousarray(image[Y1:Y2, X1:X2])
+    ox1, oy1, ox2, oy2 = max(x1 - m, 0), max(y1 - m, 0), min(x2 + m, w), min(y2 + m, h)
+    crop = np.ascontiguousarray(image[oy1:oy2, ox1:ox2])
     mask = np.zeros(crop.shape[:2], np.uint8)
-    rect = (x1 - X1, y1 - Y1, x2 - x1, y2 - y1)
+    rect = (x1 - ox1, y1 - oy1, x2 - x1, y2 - y1)
     bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
     try:
         cv2.grabCut(crop, mask, rect, bgd, fgd, iterations, cv2.GC_INIT_WITH_RECT)
@@ -191,11 +191,12 @@ def color_match(obj_bgr: Image, alpha: Mask, region_bgr: Image, strength: float)
     mo, so = px.mean(0), px.std(0) + 1e-3
     mb, sb = b.mean(0), b.std(0) + 1e-3
     # luminance moves fully toward the scale of the target, chroma only partly (keep identity)
-    target = (o - mo) / so * (so + strength * (sb - so)) + mo + strength * (mb - mo) * (
-        np.asarray([1.0, 0.5, 0.5], np.float32)
+    target = (
+        (o - mo) / so * (so + strength * (sb - so))
+        + mo
+        + strength * (mb - mo) * (np.asarray([1.0, 0.5, 0.5], np.float32))
     )
-    out = cv2.cvtColor(np.clip(target, 0, 255).astype(np.uint8), cv2.COLOR_LAB2BGR)
-    return out
+    return cv2.cvtColor(np.clip(target, 0, 255).astype(np.uint8), cv2.COLOR_LAB2BGR)
 
 
 def _iou(a: Sequence[int], b: Sequence[int]) -> float:
@@ -344,6 +345,8 @@ def extract_cutouts(
     """GrabCut every box (normalised xyxy) of the given images into ``out_dir/<class>/*.png``."""
     counts = dict.fromkeys(classes, 0)
     for path, ids, boxes in images:
+        if per_class is not None and all(counts[classes[int(c)]] >= per_class for c in ids):
+            continue
         img = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if img is None:
             raise DatasetError(path, "cannot read image")
@@ -355,9 +358,9 @@ def extract_cutouts(
             px = b * np.asarray([w, h, w, h])
             if min(px[2] - px[0], px[3] - px[1]) < min_side:
                 continue
-            cut = grabcut_cutout(img, px)
             dest = out_dir / name / f"{path.stem}_{k}.png"
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            cv2.imwrite(str(dest), cut)
+            if not dest.exists():  # resumable: GrabCut is the slow part
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                cv2.imwrite(str(dest), grabcut_cutout(img, px))
             counts[name] += 1
     return counts

@@ -219,7 +219,7 @@ def load_onnx_weights(onnx_path: Path) -> YoloxNano:
     net = YoloxNano(80)
     convs = _execution_order(net, (64, 64))
     if len(convs) != len(conv_nodes):
-        raise ValueError(f"{onnx_path}: {len(conv_nodes)} Conv nodes, the torch net has {len(convs)}")
+        raise ValueError(f"{onnx_path}: {len(conv_nodes)} Conv nodes, torch has {len(convs)}")
     for i, (mod, node) in enumerate(zip(convs, conv_nodes, strict=True)):
         w = inits[node.input[1]]
         if tuple(w.shape) != tuple(mod.weight.shape):

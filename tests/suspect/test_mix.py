@@ -19,7 +19,7 @@ RED, GREEN = (0, 0, 255), (0, 255, 0)
 
 
 def _objects(root: Path) -> Path:
-    """Two classes: a red rotated-rectangle 'gun' and a green ellipse 'drone', transparent around."""
+    """Two classes: a red L-shaped 'gun' and a green ellipse 'drone', transparent around."""
     gun = np.zeros((60, 140, 4), np.uint8)
     cv2.rectangle(gun, (10, 10), (130, 30), (*RED, 255), -1)
     cv2.rectangle(gun, (20, 30), (45, 55), (*RED, 255), -1)
@@ -104,7 +104,7 @@ def test_same_seed_same_files_other_seed_differs(tmp_path: Path) -> None:
 def test_empty_class_folder_names_the_folder(tmp_path: Path) -> None:
     objs = _objects(tmp_path)
     (objs / "knife").mkdir()
-    with pytest.raises(DatasetError, match="knife.*empty class folder") as err:
+    with pytest.raises(DatasetError, match=r"knife.*empty class folder") as err:
         load_objects(objs)
     assert err.value.path == objs / "knife"
 
@@ -112,7 +112,7 @@ def test_empty_class_folder_names_the_folder(tmp_path: Path) -> None:
 def test_object_without_alpha_is_refused(tmp_path: Path) -> None:
     objs = _objects(tmp_path)
     cv2.imwrite(str(objs / "gun" / "flat.png"), np.zeros((20, 20, 3), np.uint8))
-    with pytest.raises(DatasetError, match="flat.png.*no alpha"):
+    with pytest.raises(DatasetError, match=r"flat\.png.*no alpha"):
         load_objects(objs)
 
 

@@ -1,0 +1,233 @@
+"""Detector evaluation: COCO-style AP per class, P/R at the operating threshold, FPs per image.
+
+Numpy + ONNX Runtime only (``citywatch eval suspect`` runs in the node's environment).
+
+* AP: predictions of a class sorted by score over the whole set, greedily matched to the unmatched
+  ground truth box of highest IoU at or above the threshold (COCO's rule); precision made
+  monotone, sampled at 101 recall points. mAP@0.5:0.95 averages the thresholds 0.50..0.95.
+* P/R at the operating threshold: the same matching at IoU 0.5 with only detections scoring at
+  least ``threshold``.
+* False positives per image on object-free frames (e.g. street videos): detections of the
+  suspect classes (``count_labels``) over the threshold, per frame.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from models.suspect.dataset import LabeledImage
+
+IOU_THRESHOLDS = tuple(np.round(np.arange(0.5, 0.96, 0.05), 2))
+
+
+@dataclass
+class Prediction:
+    boxes: npt.NDArray[np.float32]  # (N, 4) xyxy pixels
+    scores: npt.NDArray[np.float32]
+    class_ids: npt.NDArray[np.int64]
+
+
+@dataclass
+class Truth:
+    boxes: npt.NDArray[np.float32]
+    class_ids: npt.NDArray[np.int64]
+
+
+def box_iou(a: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    if len(a) == 0 or len(b) == 0:
+        return np.zeros((len(a), len(b)), np.float32)
+    lt = np.maximum(a[:, None, :2], b[None, :, :2])
+    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.clip(rb - lt, 0, None).prod(2)
+    area_a = (a[:, 2:] - a[:, :2]).prod(1)
+    area_b = (b[:, 2:] - b[:, :2]).prod(1)
+    return (inter / (area_a[:, None] + area_b[None] - inter + 1e-9)).astype(np.float32)
+
+
+def _match(
+    preds: Sequence[Prediction], truths: Sequence[Truth], cls: int, thr: float, min_score: float
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.bool_], int]:
+    """Scores and TP flags of all class-``cls`` detections (sorted by score), and #GT."""
+    scores, tps = [], []
+    n_gt = 0
+    for p, t in zip(preds, truths, strict=True):
+        gt = t.boxes[t.class_ids == cls]
+        n_gt += len(gt)
+        sel = (p.class_ids == cls) & (p.scores >= min_score)
+        boxes, sc = p.boxes[sel], p.scores[sel]
+        order = np.argsort(-sc, kind="stable")
+        boxes, sc = boxes[order], sc[order]
+        ious = box_iou(boxes, gt)
+        taken = np.zeros(len(gt), np.bool_)
+        for i in range(len(boxes)):
+            cand = np.where(taken, -1.0, ious[i]) if len(gt) else np.zeros(0)
+            j = int(np.argmax(cand)) if len(gt) else -1
+            ok = j >= 0 and cand[j] >= thr
+            if ok:
+                taken[j] = True
+            tps.append(ok)
+        scores.extend(sc.tolist())
+    order = np.argsort(-np.asarray(scores, np.float32), kind="stable")
+    return (
+        np.asarray(scores, np.float32)[order],
+        np.asarray(tps, np.bool_)[order],
+        n_gt,
+    )
+
+
+def average_precision(tp: npt.NDArray[np.bool_], n_gt: int) -> float:
+    """COCO 101-point interpolated AP of score-sorted TP flags."""
+    if n_gt == 0:
+        return float("nan")
+    if len(tp) == 0:
+        return 0.0
+    ctp = np.cumsum(tp)
+    recall = ctp / n_gt
+    precision = ctp / np.arange(1, len(tp) + 1)
+    precision = np.maximum.accumulate(precision[::-1])[::-1]
+    out = 0.0
+    for r in np.linspace(0, 1, 101):
+        idx = np.searchsorted(recall, r, side="left")
+        out += precision[idx] if idx < len(precision) else 0.0
+    return out / 101
+
+
+def detection_metrics(
+    preds: Sequence[Prediction],
+    truths: Sequence[Truth],
+    classes: Sequence[str],
+    threshold: float,
+) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for c, name in enumerate(classes):
+        aps = []
+        n_gt = 0
+        for thr in IOU_THRESHOLDS:
+            _, tp, n_gt = _match(preds, truths, c, float(thr), 0.0)
+            aps.append(average_precision(tp, n_gt))
+        _, tp_op, _ = _match(preds, truths, c, 0.5, threshold)
+        tp_count = int(tp_op.sum())
+        out[name] = {
+            "gt": n_gt,
+            "ap50": round(aps[0], 4),
+            "ap50_95": round(float(np.mean(aps)), 4),
+            "precision": round(tp_count / len(tp_op), 4) if len(tp_op) else None,
+            "recall": round(tp_count / n_gt, 4) if n_gt else None,
+        }
+    return out
+
+
+def truth_of(item: LabeledImage, hw: tuple[int, int]) -> Truth:
+    h, w = hw
+    return Truth(item.boxes * np.asarray([w, h, w, h], np.float32), item.class_ids)
+
+
+# --- running an ONNX detector --------------------------------------------------------------------
+
+
+class OnnxDetector:
+    """An ONNX YOLOX (sigmoid in graph) with its label list; maps labels to a class list."""
+
+    def __init__(self, path: Path, labels: Sequence[str], threads: int = 1) -> None:
+        import onnxruntime as ort
+
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = threads
+        so.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+        inp = self.session.get_inputs()[0]
+        self.input_name = inp.name
+        self.input_hw = (int(inp.shape[2]), int(inp.shape[3]))
+        self.labels = list(labels)
+
+    def raw(self, tensor: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        return np.asarray(self.session.run(None, {self.input_name: tensor})[0], np.float32)
+
+    def predict(
+        self, image: npt.NDArray[np.uint8], classes: Sequence[str], score_threshold: float = 0.01
+    ) -> Prediction:
+        from node.detect.preprocess import letterbox
+
+        lb = letterbox(image, self.input_hw)
+        return raw_to_prediction(
+            self.raw(lb.tensor), self.input_hw, lb.ratio, lb.frame_hw, self.labels, classes,
+            score_threshold,
+        )  # fmt: skip
+
+
+def raw_to_prediction(
+    raw: npt.NDArray[np.float32],
+    input_hw: tuple[int, int],
+    ratio: float,
+    frame_hw: tuple[int, int],
+    labels: Sequence[str],
+    classes: Sequence[str],
+    score_threshold: float = 0.01,
+) -> Prediction:
+    """Decode + NMS with the node's own post-processing, then keep labels in ``classes``."""
+    from node.detect.yolox import postprocess
+
+    dets = postprocess(
+        raw, input_hw=input_hw, ratio=ratio, frame_hw=frame_hw, labels=labels,
+        score_threshold=score_threshold, iou_threshold=0.45,
+    )  # fmt: skip
+    names = [str(n) for n in dets.labels]
+    keep = np.asarray([n in classes for n in names], np.bool_)
+    ids = np.asarray([classes.index(n) for n, k in zip(names, keep, strict=True) if k], np.int64)
+    return Prediction(dets.xyxy[keep], dets.score[keep], ids)
+
+
+def evaluate_images(
+    detector: OnnxDetector,
+    items: Sequence[LabeledImage],
+    classes: Sequence[str],
+    threshold: float,
+) -> dict[str, dict[str, Any]]:
+    preds, truths = [], []
+    for it in items:
+        img = cv2.imread(str(it.image), cv2.IMREAD_COLOR)
+        if img is None:
+            raise FileNotFoundError(f"cannot read {it.image}")
+        preds.append(detector.predict(img, classes))
+        truths.append(truth_of(it, img.shape[:2]))
+    return detection_metrics(preds, truths, classes, threshold)
+
+
+def video_frames(path: Path, every: int) -> Iterable[npt.NDArray[np.uint8]]:
+    cap = cv2.VideoCapture(str(path))
+    try:
+        i = 0
+        while True:
+            ok, frame = cap.read()
+            if not ok:
+                return
+            if i % every == 0:
+                yield frame
+            i += 1
+    finally:
+        cap.release()
+
+
+def false_positives(
+    detector: OnnxDetector,
+    frames: Iterable[npt.NDArray[np.uint8]],
+    count_labels: Sequence[str],
+    threshold: float,
+) -> dict[str, Any]:
+    """Detections of ``count_labels`` at or over ``threshold`` per object-free frame."""
+    n, per_label = 0, dict.fromkeys(count_labels, 0)
+    for frame in frames:
+        p = detector.predict(frame, list(count_labels), threshold)
+        n += 1
+        for c in p.class_ids:
+            per_label[count_labels[int(c)]] += 1
+    total = sum(per_label.values())
+    return {"frames": n, "fp": total, "fp_per_image": round(total / max(n, 1), 4),
+            "per_label": per_label}  # fmt: skip
