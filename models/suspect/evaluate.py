@@ -48,7 +48,10 @@ def box_iou(a: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> npt.NDArr
     inter = np.clip(rb - lt, 0, None).prod(2)
     area_a = (a[:, 2:] - a[:, :2]).prod(1)
     area_b = (b[:, 2:] - b[:, :2]).prod(1)
-    return (inter / (area_a[:, None] + area_b[None] - inter + 1e-9)).astype(np.float32)
+    iou: npt.NDArray[np.float32] = (inter / (area_a[:, None] + area_b[None] - inter + 1e-9)).astype(
+        np.float32
+    )
+    return iou
 
 
 def _match(
@@ -151,7 +154,7 @@ class OnnxDetector:
         return np.asarray(self.session.run(None, {self.input_name: tensor})[0], np.float32)
 
     def predict(
-        self, image: npt.NDArray[np.uint8], classes: Sequence[str], score_threshold: float = 0.01
+        self, image: npt.NDArray[Any], classes: Sequence[str], score_threshold: float = 0.01
     ) -> Prediction:
         from node.detect.preprocess import letterbox
 
@@ -200,7 +203,7 @@ def evaluate_images(
     return detection_metrics(preds, truths, classes, threshold)
 
 
-def video_frames(path: Path, every: int) -> Iterable[npt.NDArray[np.uint8]]:
+def video_frames(path: Path, every: int) -> Iterable[npt.NDArray[Any]]:
     cap = cv2.VideoCapture(str(path))
     try:
         i = 0
@@ -217,7 +220,7 @@ def video_frames(path: Path, every: int) -> Iterable[npt.NDArray[np.uint8]]:
 
 def false_positives(
     detector: OnnxDetector,
-    frames: Iterable[npt.NDArray[np.uint8]],
+    frames: Iterable[npt.NDArray[Any]],
     count_labels: Sequence[str],
     threshold: float,
 ) -> dict[str, Any]:
@@ -231,3 +234,106 @@ def false_positives(
     total = sum(per_label.values())
     return {"frames": n, "fp": total, "fp_per_image": round(total / max(n, 1), 4),
             "per_label": per_label}  # fmt: skip
+
+
+# --- the whole evaluation (``citywatch eval suspect``) -----------------------------------------
+
+SUSPECT_COUNT = ("pistol", "long_gun", "knife", "drone")
+
+
+def frames_of(path: Path, every: int) -> Iterable[npt.NDArray[Any]]:
+    """Frames of a video, of every video in a folder, or the images of a folder."""
+    from models.suspect.dataset import list_images
+
+    if path.is_file():
+        yield from video_frames(path, every)
+        return
+    videos = sorted(p for p in path.iterdir() if p.suffix.lower() in (".mp4", ".avi", ".mkv"))
+    for v in videos:
+        yield from video_frames(v, every)
+    for img in list_images(path) if not videos else []:
+        frame = cv2.imread(str(img), cv2.IMREAD_COLOR)
+        if frame is not None:
+            yield frame
+
+
+def person_recall_vs_teacher(
+    student: OnnxDetector, teacher: OnnxDetector, items: Sequence[LabeledImage], threshold: float
+) -> dict[str, Any]:
+    """Share of the teacher's confident people (score >= 0.5) the student finds (IoU >= 0.5)."""
+    found = total = 0
+    for it in items:
+        img = cv2.imread(str(it.image), cv2.IMREAD_COLOR)
+        if img is None:
+            raise FileNotFoundError(f"cannot read {it.image}")
+        ref = teacher.predict(img, ["person"], 0.5).boxes
+        got = student.predict(img, ["person"], threshold).boxes
+        ious = box_iou(ref, got)
+        total += len(ref)
+        found += int((ious.max(1) >= 0.5).sum()) if ious.size else 0
+    return {"teacher_people": total, "found": found,
+            "recall": round(found / total, 4) if total else None}  # fmt: skip
+
+
+def evaluate_suspect(
+    model: Path,
+    labels: Sequence[str],
+    *,
+    threshold: float,
+    shared: Path | None = None,
+    data: Path | None = None,
+    data_classes: Sequence[str] = (),
+    negatives: Sequence[Path] = (),
+    every: int = 10,
+    baseline: Path | None = None,
+    person_gt: Path | None = None,
+) -> dict[str, Any]:
+    """Held-out splits (``shared``) or a YOLO folder (``data``); FPs on object-free frames; the
+    baseline (COCO YOLOX-nano) measured on the same frames for person and knife."""
+    from models.suspect.dataset import read_csv, read_yolo
+    from node.detect.labels import COCO80
+
+    det = OnnxDetector(model, labels)
+    classes = list(dict.fromkeys(labels))
+    base = OnnxDetector(baseline, COCO80) if baseline else None
+    report: dict[str, Any] = {"model": str(model), "threshold": threshold}
+    sets: dict[str, list[LabeledImage]] = {}
+    if shared is not None:
+        from models.suspect.splits import CLASSES, make_splits
+
+        classes = list(CLASSES)
+        sets = {f"{src}/test": parts["test"] for src, parts in make_splits(shared).items()}
+    if data is not None:
+        ds = read_yolo(data, list(data_classes))
+        same = {c: c for c in ds.classes}
+        from models.suspect.dataset import remap
+
+        sets[str(data)] = remap(ds, {c: same[c] if c in classes else None for c in ds.classes},
+                                classes).items  # fmt: skip
+    for name, items in sets.items():
+        report.setdefault("heldout", {})[name] = {
+            "images": len(items),
+            "per_class": evaluate_images(det, items, classes, threshold),
+        }
+        if base is not None:
+            report["heldout"][name]["person_recall_of_teacher"] = person_recall_vs_teacher(
+                det, base, items, threshold
+            )
+            report["heldout"][name]["baseline_knife"] = evaluate_images(
+                base, items, ["knife"], threshold
+            )["knife"]
+    if person_gt is not None:
+        gt = read_csv(person_gt, person_gt.parent if shared is None else shared / "datasets/images")
+        report["person_gt"] = {"images": len(gt.items), "model": evaluate_images(
+            det, gt.items, ["person"], threshold)["person"]}  # fmt: skip
+        if base is not None:
+            report["person_gt"]["baseline"] = evaluate_images(base, gt.items, ["person"],
+                                                              threshold)["person"]  # fmt: skip
+    for neg in negatives:
+        count = [c for c in SUSPECT_COUNT if c in classes]
+        entry = {"model": false_positives(det, frames_of(neg, every), count, threshold)}
+        if base is not None:
+            entry["baseline_knife"] = false_positives(base, frames_of(neg, every), ["knife"],
+                                                      threshold)  # fmt: skip
+        report.setdefault("negatives", {})[str(neg)] = entry
+    return report

@@ -21,6 +21,7 @@ import csv
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -28,7 +29,8 @@ import numpy.typing as npt
 
 from models.suspect.dataset import CSV_HEADER, DatasetError, list_images, write_yolo_labels
 
-Image = npt.NDArray[np.uint8]
+# OpenCV's stubs type images as generic arrays; the generator only ever holds uint8 BGR(A)
+Image = npt.NDArray[Any]
 Mask = npt.NDArray[np.bool_]
 
 
@@ -196,7 +198,7 @@ def color_match(obj_bgr: Image, alpha: Mask, region_bgr: Image, strength: float)
         + mo
         + strength * (mb - mo) * (np.asarray([1.0, 0.5, 0.5], np.float32))
     )
-    return cv2.cvtColor(np.clip(target, 0, 255).astype(np.uint8), cv2.COLOR_LAB2BGR)
+    return np.asarray(cv2.cvtColor(np.clip(target, 0, 255).astype(np.uint8), cv2.COLOR_LAB2BGR))
 
 
 def _iou(a: Sequence[int], b: Sequence[int]) -> float:

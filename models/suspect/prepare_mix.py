@@ -17,7 +17,7 @@ from pathlib import Path
 
 from models.suspect.dataset import list_images
 from models.suspect.mix import MixParams, extract_cutouts, generate
-from models.suspect.train import CLASSES, make_splits
+from models.suspect.splits import CLASSES, make_splits
 
 
 def default_only_backgrounds(shared: Path, dest: Path) -> int:

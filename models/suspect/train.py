@@ -5,9 +5,8 @@
 
 Data (splits by source clip/session, seed 0, written to ``<out>/splits.json``):
 
-* ``shared/datasets/weapons/train``: ids checked by looking at the images: **0 = pistol,
-  1 = knife, 2 = long gun** (rifles, shotguns). ``data.yaml``'s ``'long weapon'`` at id 1 is wrong.
-* ``shared/datasets/drones``: 0 = drone.
+* ``shared/datasets/weapons/train`` (0 = pistol, 1 = knife, 2 = long gun: see ``splits.py``),
+  ``shared/datasets/drones`` (0 = drone);
 * optional generated images (``citywatch data mix``), training only.
 
 People are not labelled in these exports, yet they stand in most weapon images: training them as
@@ -42,27 +41,14 @@ from models.suspect.dataset import (
     LabeledImage,
     read_yolo,
     remap,
-    split_groups,
 )
 from models.suspect.evaluate import Truth, detection_metrics, raw_to_prediction
+from models.suspect.splits import CLASSES, make_splits
 from models.suspect.yolox_torch import ExportWrapper, YoloxNano, load_onnx_weights, with_classes
 from node.detect.preprocess import letterbox
 
-CLASSES = ("person", "pistol", "long_gun", "knife", "drone")
-WEAPON_IDS = ("pistol", "knife", "long_gun")  # as seen in the images, not as data.yaml says
-SPLIT = {"train": 0.7, "val": 0.1, "test": 0.2}
 TEACHER_PERSON_SCORE = 0.5
 FROZEN = ("backbone.stem", "backbone.dark2", "backbone.dark3")
-
-
-def load_sources(shared: Path) -> dict[str, Dataset]:
-    weapons = read_yolo(shared / "datasets/weapons/train", WEAPON_IDS)
-    drones = read_yolo(shared / "datasets/drones", ["drone"])
-    same = {c: c for c in CLASSES}
-    return {
-        "weapons": remap(weapons, same, CLASSES),
-        "drones": remap(drones, same, CLASSES),
-    }
 
 
 def read_generated(folder: Path) -> Dataset:
@@ -74,11 +60,6 @@ def read_generated(folder: Path) -> Dataset:
     if unknown:
         raise ValueError(f"{folder}/data.yaml: classes {unknown} are not in {CLASSES}")
     return remap(read_yolo(folder, names), {n: n for n in names}, CLASSES)
-
-
-def make_splits(shared: Path, seed: int = 0) -> dict[str, dict[str, list[LabeledImage]]]:
-    """Per source: train / val (selection) / test (held out), whole groups each."""
-    return {name: split_groups(ds.items, SPLIT, seed) for name, ds in load_sources(shared).items()}
 
 
 def splits_summary(splits: dict[str, dict[str, list[LabeledImage]]]) -> dict[str, Any]:

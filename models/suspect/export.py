@@ -1,0 +1,172 @@
+"""Export the fine-tuned suspect detector: ONNX (legacy exporter, opset 17), INT8 (static QDQ),
+manifests, and a parity check of the export against torch.
+
+    .venv-train/bin/python -m models.suspect.export --checkpoint runs/suspect/mix/best.pt \\
+        --size 320 --out models/suspect --calib runs/suspect/cache320_real/train
+
+The exported graph applies the sigmoid (``sigmoid_applied: true``) and keeps YOLOX-nano's raw
+box encoding, so the node's YOLOX decoder reads it like the pinned ``yolox_nano`` model.
+Writes ``suspect_yolox.onnx``, ``suspect_yolox_int8.onnx`` and one manifest JSON each (for
+``citywatch models import FILE NAME --manifest JSON``); the registry entry is in
+``models/registry.yaml``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import onnxruntime as ort
+import torch
+
+from models.suspect.splits import CLASSES
+from models.suspect.yolox_torch import ExportWrapper, YoloxNano
+
+OPSET = 17
+FP32_NAME = "suspect_yolox.onnx"
+INT8_NAME = "suspect_yolox_int8.onnx"
+LICENSE = "Apache-2.0 (YOLOX-nano weights); data CC BY 4.0 (weapons), Public Domain (drones)"
+
+
+def export_onnx(net: YoloxNano, path: Path, size: int) -> None:
+    torch.onnx.export(
+        ExportWrapper(net).eval(),
+        (torch.zeros(1, 3, size, size),),
+        str(path),
+        dynamo=False,
+        opset_version=OPSET,
+        input_names=["images"],
+        output_names=["output"],
+        do_constant_folding=True,
+    )
+
+
+def parity(net: YoloxNano, path: Path, images: Sequence[Path]) -> float:
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    worst = 0.0
+    wrapper = ExportWrapper(net).eval()
+    for p in images:
+        x = cv2.imread(str(p)).transpose(2, 0, 1)[None].astype(np.float32)
+        ref = wrapper(torch.from_numpy(x)).detach().numpy()
+        out = sess.run(None, {"images": x})[0]
+        worst = max(worst, float(np.abs(out - ref).max()))
+    return worst
+
+
+class CachedReader:
+    """Calibration batches: cached letterboxed training images (already the input size)."""
+
+    def __init__(self, images: Sequence[Path]) -> None:
+        self._it: Iterator[dict[str, Any]] = (
+            {"images": cv2.imread(str(p)).transpose(2, 0, 1)[None].astype(np.float32)}
+            for p in images
+        )
+
+    def get_next(self) -> dict[str, Any] | None:
+        return next(self._it, None)
+
+
+def quantize(fp32: Path, out: Path, calib: Sequence[Path]) -> None:
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    class Reader(CachedReader, CalibrationDataReader):  # type: ignore[misc]
+        pass
+
+    with tempfile.TemporaryDirectory() as tmp:
+        prepped = Path(tmp) / "prepped.onnx"
+        quant_pre_process(str(fp32), str(prepped), skip_symbolic_shape=True)
+        quantize_static(
+            str(prepped), str(out), Reader(calib), quant_format=QuantFormat.QDQ,
+            per_channel=True, weight_type=QuantType.QInt8, activation_type=QuantType.QUInt8,
+            calibrate_method=CalibrationMethod.MinMax,
+        )  # fmt: skip
+
+
+def manifest(path: Path, name: str, version: str, size: int, description: str) -> dict[str, Any]:
+    """A ``schemas.manifest.ModelManifest`` (validated) for the exported file."""
+    from schemas.manifest import ModelManifest
+
+    anchors = sum((size // s) ** 2 for s in YoloxNano.strides)
+    m = ModelManifest.model_validate(
+        {
+            "name": name,
+            "version": version,
+            "task": "object_detection",
+            "family": "yolox",
+            "inputs": [
+                {
+                    "name": "images",
+                    "shape": [1, 3, size, size],
+                    "dtype": "float32",
+                    "layout": "NCHW",
+                    "color": "BGR",
+                    "resize": "letterbox_top_left",
+                    "pad_value": 114,
+                }
+            ],
+            "outputs": [{"name": "output", "shape": [1, anchors, 5 + len(CLASSES)]}],
+            "labels": list(CLASSES),
+            "decoding": {
+                "family": "yolox",
+                "strides": list(YoloxNano.strides),
+                "num_classes": len(CLASSES),
+                "sigmoid_applied": True,
+            },
+            "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+            "size": path.stat().st_size,
+            "license": LICENSE,
+            "source_url": None,
+            "description": description,
+        }
+    )
+    return m.model_dump(mode="json")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--checkpoint", type=Path, required=True)
+    p.add_argument("--size", type=int, default=320)
+    p.add_argument("--out", type=Path, default=Path("models/suspect"))
+    p.add_argument("--calib", type=Path, required=True, help="Cached training images folder.")
+    p.add_argument("--calib-n", type=int, default=64)
+    p.add_argument("--version", default="1")
+    args = p.parse_args(argv)
+    torch.set_num_threads(1)
+    net = YoloxNano(len(CLASSES))
+    net.load_state_dict(torch.load(args.checkpoint, map_location="cpu", weights_only=True))
+    net.eval()
+    fp32, int8 = args.out / FP32_NAME, args.out / INT8_NAME
+    export_onnx(net, fp32, args.size)
+    calib = sorted(args.calib.glob("*.jpg"))
+    calib = calib[:: max(1, len(calib) // args.calib_n)][: args.calib_n]
+    err = parity(net, fp32, calib[:4])
+    quantize(fp32, int8, calib)
+    desc = (
+        "YOLOX-nano fine-tuned from the COCO weights to person, pistol, long_gun, knife, drone "
+        "(see models/suspect/MODEL_CARD.md)."
+    )
+    report = {"parity_max_abs": err, "fp32_bytes": fp32.stat().st_size,
+              "int8_bytes": int8.stat().st_size}  # fmt: skip
+    for path, name in ((fp32, "suspect_yolox"), (int8, "suspect_yolox_int8")):
+        m = manifest(path, name, args.version, args.size, desc)
+        (args.out / f"{name}.json").write_text(json.dumps(m, indent=1) + "\n", "utf-8")
+    print(json.dumps(report))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
