@@ -15,6 +15,7 @@ import json
 import logging
 import re
 import signal
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from node.analytics.registry import BuildContext, build_enabled
 from node.broker import BrokerStartError, EmbeddedBroker
 from node.clock import Clock, SystemClock
 from node.commands import CommandDispatcher, CommandError, register_builtin
+from node.commands.model_swap import register_model_commands
 from node.config import ConfigError, format_validation_error, load_config
 from node.frame import Frame, Image
 from node.homeassistant import (
@@ -41,11 +43,14 @@ from node.homeassistant import (
     ha_status_topic,
     toggle_state_suffix,
 )
+from node.inference.errors import ModelError
 from node.mqtt.link import BrokerAddress, MqttLink, Protocol
 from node.mqtt.message import Message
 from node.mqtt.topics import Topics
 from node.outbox import Outbox, OutboxDrainer
 from node.pipeline.camera import CameraPipeline
+from node.registry.loader import ModelLoader
+from node.registry.store import store_from_config
 from node.sources.capture import LatestFrameCapture
 from schemas.commands import ErrorCode
 from schemas.config import NodeConfig
@@ -132,6 +137,12 @@ class Node:
         self.dispatcher: CommandDispatcher | None = None
         self.announcer: Announcer | None = None
         self.factories: list[AnalyticFactory] = []
+        m = config.models
+        # The progress bar of a first-start download goes to stderr, next to the log.
+        store = store_from_config(
+            m.store_dir, m.mirror, m.download_timeout_s, progress_stream=sys.stderr
+        )
+        self.loader = ModelLoader(store, m)
         self.pipelines: dict[str, CameraPipeline] = {}
         self._executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="citywatch")
         self._tasks: list[asyncio.Task[None]] = []
@@ -173,9 +184,14 @@ class Node:
         presence = await self._setup_homeassistant()
         self.sink = OutboxEventSink(self.outbox, self.link, c, self._executor, presence)
         await self._setup_commands()
-        self.factories = await asyncio.get_running_loop().run_in_executor(
-            self._executor, build_enabled, c, BuildContext(c.node_id, self.data_dir)
+        ctx = BuildContext(
+            c.node_id, self.data_dir, models=self.loader, extras={"clock": self.clock}
         )
+        # Builders may download models (first start) and warm sessions up: off the loop.
+        self.factories = await asyncio.get_running_loop().run_in_executor(
+            self._executor, build_enabled, c, ctx
+        )
+        await self._setup_model_commands()
         await self.link.start()
         self._start_cameras()
         self._spawn(self._stats_loop(), "stats")
@@ -204,6 +220,14 @@ class Node:
         )
         register_builtin(self.dispatcher, self, self.config, self.clock)
         await link.subscribe(self.topics.command_filter, self.dispatcher.handle)
+
+    async def _setup_model_commands(self) -> None:
+        """``model_swap``/``model_rollback`` and the retained ``state/model/<slot>`` of every
+        loaded model (kept by the link, so published on connect)."""
+        if self.dispatcher is None or self.link is None:
+            return
+        commands = register_model_commands(self.dispatcher, self.loader, self.link.set_state)
+        await commands.publish_all()
 
     async def _setup_homeassistant(self) -> PresenceTracker | None:
         assert self.link is not None
@@ -387,7 +411,9 @@ class Node:
 
     async def _stats_loop(self) -> None:
         assert self.link is not None
-        while True:
+        # Ends with the node: once `_stopped` is set the wait below returns at once, and a loop
+        # that kept going would flood the broker with stats while the cameras shut down.
+        while not self._stopped.is_set():
             await self.link.connected.wait()
             await self.link.publish(self.topics.stats, self.stats().model_dump_json())
             with contextlib.suppress(asyncio.TimeoutError):
@@ -491,7 +517,7 @@ async def _run_node(config: NodeConfig) -> int:
             print(describe(node), flush=True)
             await node.wait()
             print("stopping: publishing `stopped`, closing the outbox", flush=True)
-    except BrokerStartError as err:
+    except (BrokerStartError, ModelError) as err:
         print(f"error: {err}", flush=True)
         return 2
     return 0
