@@ -50,7 +50,8 @@ SUSPECT_LABELS: dict[str, SuspectLabel] = {
     "baseball bat": _S("stick", "weapon", Severity.MEDIUM),
     "stick": _S("stick", "weapon", Severity.MEDIUM),
     "gun": _S("gun", "weapon", Severity.CRITICAL),
-    "pistol": _S("gun", "weapon", Severity.CRITICAL),
+    "pistol": _S("pistol", "weapon", Severity.HIGH),  # the suspect detector's classes
+    "long_gun": _S("long_gun", "weapon", Severity.HIGH),
     "rifle": _S("gun", "weapon", Severity.CRITICAL),
     "grenade": _S("grenade", "weapon", Severity.CRITICAL),
     # airspace
@@ -66,7 +67,7 @@ SUSPECT_LABELS: dict[str, SuspectLabel] = {
 
 DEFAULT_REPORT: tuple[str, ...] = (
     "person", "backpack", "bag", "suitcase", "phone", "knife", "scissors", "stick", "gun",
-    "grenade", "drone", "camera", "yellow_vest",
+    "grenade", "drone", "camera", "yellow_vest", "pistol", "long_gun",
 )  # fmt: skip
 
 
