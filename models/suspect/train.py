@@ -44,11 +44,11 @@ from models.suspect.dataset import (
 )
 from models.suspect.evaluate import Truth, detection_metrics, raw_to_prediction
 from models.suspect.splits import CLASSES, make_splits
-from models.suspect.yolox_torch import ExportWrapper, YoloxNano, load_onnx_weights, with_classes
+from models.suspect.yolox_torch import YoloxNano, load_onnx_weights, with_classes
 from node.detect.preprocess import letterbox
 
 TEACHER_PERSON_SCORE = 0.5
-FROZEN = ("backbone.stem", "backbone.dark2", "backbone.dark3")
+FROZEN = ("backbone.stem", "backbone.dark")  # the whole CSPDarknet
 
 
 def read_generated(folder: Path) -> Dataset:
@@ -128,25 +128,58 @@ def build_cache(
     return out
 
 
-def load_batch(
-    batch: list[Cached], rng: random.Random, augment: bool
-) -> tuple[torch.Tensor, list[torch.Tensor]]:
-    imgs, targets = [], []
-    for c in batch:
-        img = cv2.imread(str(c.path), cv2.IMREAD_COLOR)
-        t = c.targets.copy()
-        if augment:
-            if rng.random() < 0.5:
-                img = np.ascontiguousarray(img[:, ::-1])
-                w = img.shape[1]
-                t[:, [1, 3]] = w - t[:, [3, 1]]
-            hsv = cv2.cvtColor(img, cv2.COLOR_BGR2HSV).astype(np.float32)
-            hsv[..., 1] *= rng.uniform(0.7, 1.3)
-            hsv[..., 2] *= rng.uniform(0.7, 1.3)
-            img = cv2.cvtColor(np.clip(hsv, 0, 255).astype(np.uint8), cv2.COLOR_HSV2BGR)
-        imgs.append(torch.from_numpy(img.transpose(2, 0, 1).astype(np.float32)))
-        targets.append(torch.from_numpy(t))
-    return torch.stack(imgs), targets
+@dataclass
+class Features:
+    """Frozen CSPDarknet outputs of cached images, plain and mirrored, float16 on disk."""
+
+    c3: np.ndarray  # (N, 2, 64, S/8, S/8)
+    c4: np.ndarray  # (N, 2, 128, S/16, S/16)
+    c5: np.ndarray  # (N, 2, 256, S/32, S/32)
+
+
+def feature_cache(net: YoloxNano, items: list[Cached], size: int, folder: Path) -> Features:
+    """Compute once (the frozen part is most of the forward pass); memory-map afterwards."""
+    shapes = {"c3": (64, size // 8), "c4": (128, size // 16), "c5": (256, size // 32)}
+    paths = {k: folder / f"{k}_{size}.f16" for k in shapes}
+    done = folder / f"features_{size}.done"
+    mode = "r" if done.exists() else "w+"
+    maps = {
+        k: np.lib.format.open_memmap(paths[k], mode=mode, dtype=np.float16,
+                                     shape=(len(items), 2, c, s, s))
+        for k, (c, s) in shapes.items()
+    }  # fmt: skip
+    if mode == "w+":
+        with torch.no_grad():
+            for i, c in enumerate(items):
+                img = cv2.imread(str(c.path), cv2.IMREAD_COLOR)
+                both = np.stack([img, img[:, ::-1]]).transpose(0, 3, 1, 2).astype(np.float32)
+                feats = net.backbone.darknet(torch.from_numpy(both))
+                for k, f in zip(shapes, feats, strict=True):
+                    maps[k][i] = f.numpy().astype(np.float16)
+                if i % 200 == 0:
+                    print(f"features {i}/{len(items)}", flush=True)
+        for m in maps.values():
+            m.flush()
+        done.touch()
+    return Features(maps["c3"], maps["c4"], maps["c5"])
+
+
+def feature_batch(
+    feats: list[tuple[Features, int]], flips: list[bool]
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    out = []
+    for level in ("c3", "c4", "c5"):
+        arr = np.stack(
+            [getattr(f, level)[i, int(fl)] for (f, i), fl in zip(feats, flips, strict=True)]
+        )
+        out.append(torch.from_numpy(arr.astype(np.float32)))
+    return out[0], out[1], out[2]
+
+
+def flip_targets(t: np.ndarray, size: int) -> np.ndarray:
+    t = t.copy()
+    t[:, [1, 3]] = size - t[:, [3, 1]]
+    return t
 
 
 # --- SimOTA loss (YOLOX) -------------------------------------------------------------------
@@ -248,13 +281,20 @@ def loss_fn(
 # --- validation and the loop ---------------------------------------------------------------------
 
 
-def validate(net: YoloxNano, val: list[Cached], size: int) -> dict[str, dict[str, Any]]:
-    wrapper = ExportWrapper(net).eval()
+def predict_features(net: YoloxNano, feats: tuple[torch.Tensor, ...]) -> torch.Tensor:
+    """Sigmoid-applied rows from cached darknet features (what the exported graph outputs)."""
+    out = net.head(net.backbone.neck(*feats))
+    return torch.cat((out[..., :4], out[..., 4:].sigmoid()), dim=-1)
+
+
+def validate(
+    net: YoloxNano, val: list[Cached], feats: Features, size: int
+) -> dict[str, dict[str, Any]]:
+    net.eval()
     preds, truths = [], []
     with torch.no_grad():
-        for c in val:
-            img = cv2.imread(str(c.path), cv2.IMREAD_COLOR)
-            raw = wrapper(torch.from_numpy(img.transpose(2, 0, 1)[None].astype(np.float32)))
+        for i, c in enumerate(val):
+            raw = predict_features(net, feature_batch([(feats, i)], [False]))
             preds.append(raw_to_prediction(raw.numpy(), (size, size), 1.0, (size, size),
                                            CLASSES, CLASSES))  # fmt: skip
             truths.append(Truth(c.targets[:, 1:], c.targets[:, 0].astype(np.int64)))
@@ -267,26 +307,44 @@ def _val_score(m: dict[str, dict[str, Any]]) -> float:
     return float(np.mean(aps)) if aps else 0.0
 
 
+def prepare(
+    args: argparse.Namespace, net: YoloxNano
+) -> tuple[list[tuple[Cached, Features, int]], list[Cached], Features, dict[str, Any]]:
+    """Letterboxed images, targets (teacher people added) and frozen features, all cached."""
+    splits = make_splits(args.shared, seed=0)
+    teacher = args.shared / "models/yolox_nano.onnx"
+    sources = {
+        "train": [i for s in splits.values() for i in s["train"]],
+        "val": [i for s in splits.values() for i in s["val"]],
+    }
+    if args.generated:
+        sources["generated"] = read_generated(args.generated).items
+    cached: dict[str, tuple[list[Cached], Features]] = {}
+    for name, items in sources.items():
+        folder = args.cache / (name if name != "generated" else f"gen_{args.generated.name}")
+        c = build_cache(items, args.size, folder, teacher)
+        cached[name] = (c, feature_cache(net, c, args.size, folder))
+        print(f"cache {name}: {len(c)} images", flush=True)
+    train_set = [(c, f, i) for name in sources if name != "val"
+                 for i, c in enumerate(cached[name][0]) for f in [cached[name][1]]]  # fmt: skip
+    return train_set, cached["val"][0], cached["val"][1], splits_summary(splits)
+
+
 def train(args: argparse.Namespace) -> dict[str, Any]:
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     rng = random.Random(args.seed)
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
-    splits = make_splits(args.shared, seed=0)
-    (out / "splits.json").write_text(json.dumps(splits_summary(splits), indent=1), "utf-8")
-    train_items = [i for s in splits.values() for i in s["train"]]
-    val_items = [i for s in splits.values() for i in s["val"]]
-    if args.generated:
-        train_items += read_generated(args.generated).items
     teacher = args.shared / "models/yolox_nano.onnx"
-    cache_root = args.cache
-    t0 = time.time()
-    train_c = build_cache(train_items, args.size, cache_root / "train", teacher)
-    val_c = build_cache(val_items, args.size, cache_root / "val", teacher)
-    print(f"cache: {len(train_c)} train, {len(val_c)} val in {time.time() - t0:.0f}s", flush=True)
-
     net = with_classes(load_onnx_weights(teacher), CLASSES)
+    t0 = time.time()
+    train_set, val_c, val_f, summary = prepare(args, net)
+    (out / "splits.json").write_text(json.dumps(summary, indent=1), "utf-8")
+    print(f"prepared in {time.time() - t0:.0f}s", flush=True)
+    if args.prepare_only:
+        return {"prepared": len(train_set)}
+    # the darknet is frozen (its features are cached); the neck and the head learn
     for name, p in net.named_parameters():
         p.requires_grad = not name.startswith(FROZEN)
     params = [p for p in net.parameters() if p.requires_grad]
@@ -295,8 +353,8 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
 
     def lr_at(i: int) -> float:
         if i < warm:
-            return args.lr * (i + 1) / warm
-        return args.lr * 0.5 * (1 + math.cos(math.pi * (i - warm) / (args.iters - warm)))
+            return float(args.lr * (i + 1) / warm)
+        return float(args.lr * 0.5 * (1 + math.cos(math.pi * (i - warm) / (args.iters - warm))))
 
     grid, stride = grid_of(args.size, YoloxNano.strides)
     net.train()
@@ -306,21 +364,26 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     t_train = time.time()
     for it in range(args.iters):
         if len(order) < args.batch:
-            order += rng.sample(range(len(train_c)), len(train_c))
-        batch = [train_c[order.pop()] for _ in range(args.batch)]
-        x, targets = load_batch(batch, rng, augment=True)
+            order += rng.sample(range(len(train_set)), len(train_set))
+        batch = [train_set[order.pop()] for _ in range(args.batch)]
+        flips = [rng.random() < 0.5 for _ in batch]
+        feats = feature_batch([(f, i) for _, f, i in batch], flips)
+        targets = [
+            torch.from_numpy(flip_targets(c.targets, args.size) if fl else c.targets)
+            for (c, _, _), fl in zip(batch, flips, strict=True)
+        ]
         for g in opt.param_groups:
             g["lr"] = lr_at(it)
-        loss, parts = loss_fn(net(x), targets, grid, stride)
+        loss, parts = loss_fn(net.head(net.backbone.neck(*feats)), targets, grid, stride)
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 10.0)
         opt.step()
-        if it % 20 == 0:
+        if it % 50 == 0:
             print(f"it {it} loss {float(loss):.3f} {parts} {time.time() - t_train:.0f}s",
                   flush=True)  # fmt: skip
         if (it + 1) % args.val_every == 0 or it + 1 == args.iters:
-            m = validate(net, val_c, args.size)
+            m = validate(net, val_c, val_f, args.size)
             score = _val_score(m)
             history.append({"iter": it + 1, "val_map50_suspect": round(score, 4),
                             "val": {k: v["ap50"] for k, v in m.items()},
@@ -335,8 +398,9 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         "batch": args.batch,
         "size": args.size,
         "lr": args.lr,
+        "frozen": list(FROZEN),
         "generated": str(args.generated) if args.generated else None,
-        "train_images": len(train_c),
+        "train_images": len(train_set),
         "val_images": len(val_c),
         "train_seconds": round(time.time() - t_train),
         "best_val_map50_suspect": round(best, 4),
@@ -354,11 +418,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--generated", type=Path, help="A generated YOLO folder (citywatch data mix).")
     p.add_argument("--iters", type=int, default=1500)
     p.add_argument("--batch", type=int, default=8)
-    p.add_argument("--size", type=int, default=416)
+    p.add_argument("--size", type=int, default=320)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--val-every", type=int, default=250)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--prepare-only", action="store_true", help="Build the caches and stop.")
     args = p.parse_args(argv)
     report = train(args)
     print(json.dumps({k: v for k, v in report.items() if k != "history"}, indent=1))

@@ -123,10 +123,17 @@ class Backbone(nn.Module):
         self.C3_n4 = CSPLayer(256, 256, 1, False)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        x = self.dark2(self.stem(x))
-        c3 = self.dark3(x)
+        return self.neck(*self.darknet(x))
+
+    def darknet(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """CSPDarknet features at strides 8, 16, 32 (what training caches when it is frozen)."""
+        c3 = self.dark3(self.dark2(self.stem(x)))
         c4 = self.dark4(c3)
-        c5 = self.dark5(c4)
+        return c3, c4, self.dark5(c4)
+
+    def neck(
+        self, c3: torch.Tensor, c4: torch.Tensor, c5: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         fpn_out0 = self.lateral_conv0(c5)
         f_out0 = self.C3_p4(torch.cat((self.up(fpn_out0), c4), dim=1))
         fpn_out1 = self.reduce_conv1(f_out0)

@@ -1,0 +1,89 @@
+"""Torch side (needs the ``train`` extra; skipped without torch): the YOLOX-nano re-implementation
+with weights imported from the pinned ONNX matches ONNX Runtime on real images; the new class
+list keeps COCO's person predictor; the SimOTA loss trains; the ONNX export matches torch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from tests.conftest import SharedData
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("onnx")
+
+pytestmark = pytest.mark.torch
+
+from models.suspect.yolox_torch import (  # noqa: E402 (after the importorskip)
+    ExportWrapper,
+    YoloxNano,
+    load_onnx_weights,
+    parity,
+    with_classes,
+)
+
+
+@pytest.fixture(scope="module")
+def coco(shared_data: SharedData) -> YoloxNano:
+    torch.set_num_threads(1)
+    return load_onnx_weights(shared_data.path("models/yolox_nano.onnx"))
+
+
+@pytest.mark.shared_data
+@pytest.mark.parametrize("image", ["bus.jpg", "zidane.jpg"])
+def test_torch_import_matches_onnx_runtime(shared_data: SharedData, image: str) -> None:
+    img = cv2.imread(str(shared_data.path(f"datasets/images/{image}")))
+    # raw xy/wh offsets and probabilities over 3549 anchors: float32 summation-order noise only
+    assert parity(shared_data.path("models/yolox_nano.onnx"), img) < 2e-3
+
+
+@pytest.mark.shared_data
+def test_new_classes_keep_coco_person_and_knife(coco: YoloxNano) -> None:
+    net = with_classes(coco, ["person", "pistol", "knife"]).eval()
+    x = torch.rand(1, 3, 64, 64) * 255
+    with torch.no_grad():
+        a, b = coco(x), net(x)
+    torch.testing.assert_close(b[..., :5], a[..., :5])  # boxes and objectness untouched
+    torch.testing.assert_close(b[..., 5], a[..., 5 + 0])  # person
+    torch.testing.assert_close(b[..., 7], a[..., 5 + 43])  # knife
+    assert torch.all(b[..., 6] < -3)  # pistol starts at the 0.01 prior
+
+
+@pytest.mark.shared_data
+def test_simota_loss_decreases_on_one_image(coco: YoloxNano) -> None:
+    from models.suspect.train import grid_of, loss_fn
+
+    torch.manual_seed(0)
+    net = with_classes(coco, ["person", "pistol"])
+    x = torch.full((1, 3, 96, 96), 114.0)
+    x[:, :, 30:60, 20:70] = torch.tensor([40.0, 40.0, 200.0])[:, None, None]
+    targets = [torch.tensor([[1.0, 20.0, 30.0, 70.0, 60.0]])]
+    grid, stride = grid_of(96, YoloxNano.strides)
+    opt = torch.optim.AdamW(net.head.parameters(), lr=1e-3)
+    losses = []
+    for _ in range(15):
+        loss, _parts = loss_fn(net(x), targets, grid, stride)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(float(loss))
+    assert losses[-1] < 0.7 * losses[0]
+
+
+@pytest.mark.shared_data
+def test_export_matches_torch(coco: YoloxNano, tmp_path: Path) -> None:
+    import onnxruntime as ort
+
+    from models.suspect.export import export_onnx
+
+    net = with_classes(coco, ["person", "pistol", "long_gun", "knife", "drone"]).eval()
+    export_onnx(net, tmp_path / "m.onnx", 96)
+    x = (np.random.default_rng(0).random((1, 3, 96, 96)) * 255).astype(np.float32)
+    out = ort.InferenceSession(str(tmp_path / "m.onnx")).run(None, {"images": x})[0]
+    with torch.no_grad():
+        ref = ExportWrapper(net)(torch.from_numpy(x)).numpy()
+    assert out.shape == (1, 12 * 12 + 6 * 6 + 3 * 3, 10)
+    assert np.abs(out - ref).max() < 1e-3
