@@ -31,6 +31,10 @@ from node.clock import Clock, SystemClock
 from node.commands import CommandDispatcher, CommandError, register_builtin
 from node.commands.model_swap import register_model_commands
 from node.config import ConfigError, format_validation_error, load_config
+from node.face.analytic import shared_gate
+from node.face.commands import register_face_commands
+from node.face.enroll import EnrollPolicy, FaceService
+from node.face.gate import AuthorisationGate, bind_gate
 from node.frame import Frame, Image
 from node.homeassistant import (
     STATE_OFF,
@@ -55,6 +59,7 @@ from node.sources.capture import LatestFrameCapture
 from schemas.commands import ErrorCode
 from schemas.config import NodeConfig
 from schemas.config.camera import CameraConfig
+from schemas.config.gate import GateScope
 from schemas.events import Event, Lifecycle
 from schemas.export import all_schemas
 from schemas.status import (
@@ -66,6 +71,9 @@ from schemas.status import (
 )
 
 log = logging.getLogger(__name__)
+
+# How often expired gate sessions are closed when no face analysis ran meanwhile.
+GATE_TICK_S = 1.0
 
 
 def encode_jpeg(image: Image, max_width: int, quality: int) -> bytes:
@@ -122,6 +130,20 @@ class OutboxEventSink:
         await self._link.publish(self._topics.event_snapshot(event.type), jpeg, retain=True)
 
 
+class PipelineFrames:
+    """The face service's ``FrameProvider``: the latest frame of each running camera."""
+
+    def __init__(self, pipelines: dict[str, CameraPipeline]) -> None:
+        self._pipelines = pipelines
+
+    def cameras(self) -> list[str]:
+        return list(self._pipelines)
+
+    async def latest(self, camera: str) -> Frame | None:
+        p = self._pipelines.get(camera)
+        return p.latest_frame if p is not None else None
+
+
 class Node:
     """The running node. ``async with Node(config) as node: await node.wait()``."""
 
@@ -143,6 +165,7 @@ class Node:
             m.store_dir, m.mirror, m.download_timeout_s, progress_stream=sys.stderr
         )
         self.loader = ModelLoader(store, m)
+        self.gate = AuthorisationGate(config.gate, self.clock)  # replaced by the shared one
         self.pipelines: dict[str, CameraPipeline] = {}
         self._executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="citywatch")
         self._tasks: list[asyncio.Task[None]] = []
@@ -187,11 +210,15 @@ class Node:
         ctx = BuildContext(
             c.node_id, self.data_dir, models=self.loader, extras={"clock": self.clock}
         )
+        # One gate for the face analytic (reports), the pipelines (ask) and the face commands.
+        self.gate = shared_gate(c.gate, ctx.extras)
         # Builders may download models (first start) and warm sessions up: off the loop.
         self.factories = await asyncio.get_running_loop().run_in_executor(
             self._executor, build_enabled, c, ctx
         )
         await self._setup_model_commands()
+        await self._setup_gate()
+        self._setup_face_commands(ctx.extras)
         await self.link.start()
         self._start_cameras()
         self._spawn(self._stats_loop(), "stats")
@@ -228,6 +255,49 @@ class Node:
             return
         commands = register_model_commands(self.dispatcher, self.loader, self.link.set_state)
         await commands.publish_all()
+
+    async def _setup_gate(self) -> None:
+        """Gate changes become ``gate.opened``/``gate.closed`` events (through the outbox) and
+        the retained ``state/gate`` (per camera for camera-scoped gates)."""
+        assert self.link is not None
+        gate = self.gate
+        loop = asyncio.get_running_loop()
+        publish_initial = bind_gate(
+            gate, loop, self.config.node_id, self._emit, self.link.set_state
+        )
+        await publish_initial()
+        if gate.config.scope is GateScope.CAMERA:
+            for cam in self.config.cameras:
+                state = gate.state(cam.name).model_dump_json(exclude_none=True)
+                await self.link.set_state(gate.state_suffix(cam.name), state)
+        if gate.enforcing:
+            self._spawn(self._gate_ticker(), "gate-ticker")
+
+    async def _gate_ticker(self) -> None:
+        # The face analytic expires sessions when it runs; with the motion gate skipping frames
+        # it may not run for a while, and `gate.closed` must still come on time.
+        while not self._stopped.is_set():
+            self.gate.tick()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._stopped.wait(), GATE_TICK_S)
+
+    async def _emit(self, event: Event) -> None:
+        assert self.sink is not None
+        await self.sink.emit(event, None)
+
+    def _setup_face_commands(self, extras: dict[str, Any]) -> None:
+        """Enrollment and authorisation over MQTT, when the faces analytic runs."""
+        engine, gallery = extras.get("face_engine"), extras.get("face_gallery")
+        if self.dispatcher is None or engine is None or gallery is None:
+            return
+        fc = self.config.analytics.faces
+        policy = EnrollPolicy(
+            fc.max_image_bytes, fc.max_images, fc.too_close_similarity, fc.enroll_max_seconds
+        )
+        frames = PipelineFrames(self.pipelines)
+        register_face_commands(
+            self.dispatcher, FaceService(engine, gallery, policy, self.gate, frames)
+        )
 
     async def _setup_homeassistant(self) -> PresenceTracker | None:
         assert self.link is not None
@@ -274,6 +344,7 @@ class Node:
                 sink=self.sink,
                 executor=self._executor,
                 on_status=self._camera_status,
+                gate=self.gate,
                 clock=self.clock,
             )
             self.pipelines[cam.name] = p

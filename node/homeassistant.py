@@ -30,6 +30,7 @@ from typing import Literal
 from node import __version__
 from node.mqtt.topics import AVAILABILITY_OFFLINE, AVAILABILITY_ONLINE, Topics
 from schemas.config import NodeConfig
+from schemas.config.gate import GateMode, GateScope
 from schemas.events import Event, Lifecycle
 from schemas.homeassistant import (
     HA_ID_PATTERN,
@@ -143,6 +144,9 @@ class DiscoverySpec:
     event_types: Sequence[str]
     qos: int = 1
     sw_version: str = __version__
+    # Gate binary sensors: () none (gate mode `open`: always open), ("",) the node's
+    # `state/gate`, or camera names for camera-scoped gates (`state/gate/<camera>`).
+    gate_keys: Sequence[str] = ()
 
     @classmethod
     def from_config(
@@ -167,12 +171,16 @@ class DiscoverySpec:
                 list(event_types) if event_types is not None else event_types_for(analytics)
             ),
             qos=config.mqtt.qos,
+            gate_keys=_gate_keys(config),
         )
 
 
 def build_discovery(spec: DiscoverySpec) -> DeviceDiscovery:
     comps: dict[str, Component] = {}
-    for builder in (_event_components, _camera_components, _presence_components, _switches):
+    builders = (
+        _event_components, _camera_components, _presence_components, _gate_components, _switches
+    )
+    for builder in builders:
         for key, comp in builder(spec):
             if key in comps:
                 raise ValueError(f"two Home Assistant components would share the id {key!r}")
@@ -292,6 +300,40 @@ def _presence_components(spec: DiscoverySpec) -> Iterable[tuple[str, Component]]
                 qos=spec.qos,
                 state_topic=spec.topics.sub(presence_state_suffix(kind)),
                 device_class=device_class,
+                payload_on=STATE_ON,
+                payload_off=STATE_OFF,
+            ),
+        )
+
+
+def _gate_keys(config: NodeConfig) -> list[str]:
+    if config.gate.mode is not GateMode.FACE:
+        return []
+    if config.gate.scope is GateScope.CAMERA:
+        return [c.name for c in config.cameras]
+    return [""]
+
+
+# `state/gate` carries the gate's JSON (`node.face.gate.GateState`); HA's `lock` class reads
+# ON as unlocked, i.e. a session is open and gated analytics run.
+GATE_VALUE_TEMPLATE = (
+    "{{ '" + STATE_ON + "' if value_json.state == 'open' else '" + STATE_OFF + "' }}"
+)
+
+
+def _gate_components(spec: DiscoverySpec) -> Iterable[tuple[str, Component]]:
+    for cam in spec.gate_keys:
+        key = f"gate_{ha_id(cam)}" if cam else "gate"
+        yield (
+            key,
+            BinarySensorComponent(
+                p="binary_sensor",
+                unique_id=_uid(spec, key),
+                name=f"{cam} gate" if cam else "Gate",
+                qos=spec.qos,
+                state_topic=spec.topics.sub(f"state/gate/{cam}" if cam else "state/gate"),
+                device_class="lock",
+                value_template=GATE_VALUE_TEMPLATE,
                 payload_on=STATE_ON,
                 payload_off=STATE_OFF,
             ),

@@ -88,6 +88,7 @@ class BinarySensorComponent(_Component):
     p: Literal["binary_sensor"]
     state_topic: str
     device_class: str | None = None
+    value_template: str | None = None  # JSON states (the gate) map to payload_on/off
     payload_on: str
     payload_off: str
 

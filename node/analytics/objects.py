@@ -25,6 +25,7 @@ from node.track.confirm import ConfirmParams, TrackConfirmer
 from schemas.config import NodeConfig
 from schemas.config.analytics import AnalyticConfig
 from schemas.config.camera import CameraConfig
+from schemas.config.gate import GateMode
 from schemas.config.objects import ObjectsConfig
 
 SessionSource = Callable[[], DetectorSession]
@@ -192,7 +193,9 @@ def build(config: NodeConfig, ctx: BuildContext) -> ObjectsFactory:
         session: DetectorSession = handle.session
         return session
 
-    return ObjectsFactory(cfg, source, config.cameras)
+    factory = ObjectsFactory(cfg, source, config.cameras)
+    factory.gated = config.gate.mode == GateMode.FACE  # runs only while the gate is open
+    return factory
 
 
 def snapshot_crop(

@@ -1,0 +1,98 @@
+"""How ``Node`` wires the parts: gate, gated factories, HA gate sensor, snapshots, protocol."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from node.analytics.objects import build as build_objects
+from node.analytics.registry import BuildContext
+from node.app import Node
+from node.config import load_config
+from node.homeassistant import DiscoverySpec, build_discovery
+from schemas.config import NodeConfig
+from tests.conftest import MosquittoBroker
+from tests.runtime.conftest import node_yaml
+
+pytestmark = [pytest.mark.broker]
+
+
+def _config(**gate: Any) -> NodeConfig:
+    return NodeConfig.model_validate(
+        {
+            "node_id": "n1",
+            "cameras": [{"name": "a", "source": "a.mp4"}, {"name": "b", "source": "b.mp4"}],
+            "gate": gate,
+        }
+    )
+
+
+def _render(template: str, payload: str) -> str:
+    ctx: dict[str, Any] = {"value": payload}
+    with contextlib.suppress(ValueError):
+        ctx["value_json"] = json.loads(payload)
+    return ImmutableSandboxedEnvironment().from_string(template).render(ctx)
+
+
+def test_gate_sensor_only_when_the_gate_enforces() -> None:
+    open_mode = build_discovery(DiscoverySpec.from_config(_config(mode="open")))
+    assert not [k for k in open_mode.cmps if k.startswith("gate")]
+    node = build_discovery(DiscoverySpec.from_config(_config(mode="face")))
+    gate = node.cmps["gate"].model_dump(exclude_none=True)
+    assert gate["state_topic"] == "citywatch/n1/state/gate"
+    assert gate["device_class"] == "lock"  # HA: ON = unlocked
+    tpl = gate["value_template"]
+    assert _render(tpl, '{"state": "open", "mode": "face", "scope": "node"}') == "ON"
+    assert _render(tpl, '{"state": "locked", "mode": "face", "scope": "node"}') == "OFF"
+    per_cam = build_discovery(DiscoverySpec.from_config(_config(mode="face", scope="camera")))
+    topics = {k: c.model_dump().get("state_topic") for k, c in per_cam.cmps.items()}
+    assert topics["gate_a"] == "citywatch/n1/state/gate/a"
+    assert topics["gate_b"] == "citywatch/n1/state/gate/b"
+
+
+class _Loader:
+    """Build-time stand-in: the objects builder only asks for a handle."""
+
+    def load(self, name: str, analytic: str | None = None) -> object:
+        return object()
+
+
+@pytest.mark.parametrize(("mode", "gated"), [("open", False), ("face", True)])
+def test_objects_factory_is_gated_in_face_mode(mode: str, gated: bool, tmp_path: Path) -> None:
+    cfg = _config(mode=mode)
+    factory = build_objects(cfg, BuildContext("n1", tmp_path, models=_Loader()))
+    assert factory.gated is gated
+
+
+async def test_gate_changes_become_events_and_retained_state(
+    tmp_path: Path, mosquitto: MosquittoBroker, collector_factory: Any
+) -> None:
+    col = await collector_factory(
+        mosquitto.host, mosquitto.port, ["citywatch/t1/events/#", "citywatch/t1/state/gate"]
+    )
+    path = node_yaml(tmp_path / "n.yaml", port=mosquitto.port, data_dir=tmp_path / "d")
+    raw = json.loads(path.read_text())
+    raw["gate"] = {"mode": "face", "frames": 2, "ttl_s": 0.5}
+    path.write_text(json.dumps(raw))
+    async with Node(load_config(path)) as node:
+        await col.wait_for(lambda: bool(col.on("/state/gate")))
+        assert col.on("/state/gate")[-1].json()["state"] == "locked"
+        node.gate.report("cam1", {"alice"})
+        assert not node.gate.is_open("cam1")  # one frame is not enough
+        node.gate.report("cam1", {"alice"})
+        assert node.gate.is_open("cam1")
+        await col.wait_for(lambda: bool(col.on("/events/gate.opened")))
+        await col.wait_for(lambda: col.on("/state/gate")[-1].json()["state"] == "open")
+        # Nobody reports any more: the node's ticker closes the session after ttl_s.
+        await col.wait_for(lambda: bool(col.on("/events/gate.closed")), timeout=10)
+        await col.wait_for(lambda: col.on("/state/gate")[-1].json()["state"] == "locked")
+    opened = col.on("/events/gate.opened")[0].json()
+    closed = col.on("/events/gate.closed")[0].json()
+    assert opened["lifecycle"] == "new" and closed["lifecycle"] == "end"
+    assert opened["track_id"] == closed["track_id"]
+    assert closed["attributes"]["reason"] == "expired" and opened["attributes"]["by"] == "alice"
