@@ -20,8 +20,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import cv2
-import numpy as np
 from pydantic import ValidationError
 
 from node.analytics.base import AnalyticFactory
@@ -35,7 +33,7 @@ from node.face.analytic import shared_gate
 from node.face.commands import register_face_commands
 from node.face.enroll import EnrollPolicy, FaceService
 from node.face.gate import AuthorisationGate, bind_gate
-from node.frame import Frame, Image
+from node.frame import Frame
 from node.homeassistant import (
     STATE_OFF,
     STATE_ON,
@@ -55,6 +53,7 @@ from node.outbox import Outbox, OutboxDrainer
 from node.pipeline.camera import CameraPipeline
 from node.registry.loader import ModelLoader
 from node.registry.store import store_from_config
+from node.snapshots import OverlayTap, Rendered, SnapshotRenderer, encode_jpeg
 from node.sources.capture import LatestFrameCapture
 from schemas.commands import ErrorCode
 from schemas.config import NodeConfig
@@ -76,21 +75,14 @@ log = logging.getLogger(__name__)
 GATE_TICK_S = 1.0
 
 
-def encode_jpeg(image: Image, max_width: int, quality: int) -> bytes:
-    """Downscale to ``max_width`` and encode (runs in a worker thread)."""
-    h, w = image.shape[:2]
-    if w > max_width:
-        image = np.asarray(
-            cv2.resize(image, (max_width, max(1, round(h * max_width / w)))), dtype=np.uint8
-        )
-    ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
-    if not ok:
-        raise ValueError("JPEG encoding failed")
-    return bytes(buf.tobytes())
-
-
 class OutboxEventSink:
-    """Every event goes to the durable outbox first; snapshots and presence are best effort."""
+    """Every event goes to the durable outbox; snapshots and presence are best effort.
+
+    A ``new`` or ``end`` event that comes with a frame gets its JPEG rendered first (in the
+    executor), so ``has_snapshot`` is set in the stored event; the JPEG itself is published only
+    after the event is stored (QoS 0, never in the outbox). While the broker is unreachable no
+    snapshot is rendered: it could not be published, and the event must not promise one.
+    """
 
     def __init__(
         self,
@@ -98,6 +90,7 @@ class OutboxEventSink:
         link: MqttLink,
         config: NodeConfig,
         executor: ThreadPoolExecutor,
+        renderer: SnapshotRenderer,
         presence: PresenceTracker | None = None,
     ) -> None:
         self._outbox = outbox
@@ -105,29 +98,48 @@ class OutboxEventSink:
         self._config = config
         self._topics = Topics(config.mqtt.topic_prefix, config.node_id)
         self._executor = executor
+        self._renderer = renderer
         self._presence = presence
         self.emitted = 0
+        self.snapshots = 0
+        self.snapshot_failures = 0
 
     async def emit(self, event: Event, snapshot_frame: Frame | None) -> None:
+        shots = await self._render(event, snapshot_frame)
+        if shots is not None:
+            event = event.model_copy(update={"has_snapshot": True})
         payload = event.model_dump_json().encode()
         await self._outbox.put(self._topics.event(event.type), payload, self._config.mqtt.qos)
         self.emitted += 1
         if self._presence is not None:
             for suffix, state in self._presence.observe(event).items():
                 await self._link.set_state(suffix, state)
-        if snapshot_frame is not None and event.lifecycle is Lifecycle.NEW:
-            await self._snapshot(event, snapshot_frame)
+        if shots is not None:
+            await self._publish(event, shots)
 
-    async def _snapshot(self, event: Event, frame: Frame) -> None:
-        snap = self._config.snapshots
-        if not snap.enabled or not self._link.connected.is_set():
-            return
+    async def _render(self, event: Event, frame: Frame | None) -> Rendered | None:
+        if frame is None or event.lifecycle is Lifecycle.UPDATE:
+            return None
+        if not self._link.connected.is_set() or not self._renderer.wanted(event):
+            return None
         loop = asyncio.get_running_loop()
-        jpeg = await loop.run_in_executor(
-            self._executor, encode_jpeg, frame.image, snap.max_width, snap.jpeg_quality
-        )
-        await self._link.publish(self._topics.camera_snapshot(event.camera), jpeg)
-        await self._link.publish(self._topics.event_snapshot(event.type), jpeg, retain=True)
+        try:
+            return await loop.run_in_executor(self._executor, self._renderer.render, event, frame)
+        except Exception:  # a bad image must not cost the event
+            self.snapshot_failures += 1
+            log.exception("snapshot of event %s (%s) failed", event.event_id, event.type)
+            return None
+
+    async def _publish(self, event: Event, shots: Rendered) -> None:
+        t = self._topics
+        cam_topic, type_topic = t.camera_snapshot(event.camera), t.event_snapshot(event.type)
+        await self._link.publish(cam_topic, shots.full)
+        # Retained: HA's `image` entity shows the latest one even after a restart.
+        await self._link.publish(type_topic, shots.full, retain=True)
+        if shots.crop is not None:
+            await self._link.publish(f"{cam_topic}/crop", shots.crop)
+            await self._link.publish(f"{type_topic}/crop", shots.crop, retain=True)
+        self.snapshots += 1
 
 
 class PipelineFrames:
@@ -166,6 +178,7 @@ class Node:
         )
         self.loader = ModelLoader(store, m)
         self.gate = AuthorisationGate(config.gate, self.clock)  # replaced by the shared one
+        self._overlays = OverlayTap()
         self.pipelines: dict[str, CameraPipeline] = {}
         self._executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="citywatch")
         self._tasks: list[asyncio.Task[None]] = []
@@ -205,7 +218,8 @@ class Node:
         self._spawn(drainer.run(), "outbox-drainer")
         await self.link.set_state(self.topics.schema, json.dumps(all_schemas(), sort_keys=True))
         presence = await self._setup_homeassistant()
-        self.sink = OutboxEventSink(self.outbox, self.link, c, self._executor, presence)
+        renderer = SnapshotRenderer(c, self._overlays)
+        self.sink = OutboxEventSink(self.outbox, self.link, c, self._executor, renderer, presence)
         await self._setup_commands()
         ctx = BuildContext(
             c.node_id, self.data_dir, models=self.loader, extras={"clock": self.clock}
@@ -213,9 +227,11 @@ class Node:
         # One gate for the face analytic (reports), the pipelines (ask) and the face commands.
         self.gate = shared_gate(c.gate, ctx.extras)
         # Builders may download models (first start) and warm sessions up: off the loop.
-        self.factories = await asyncio.get_running_loop().run_in_executor(
+        built = await asyncio.get_running_loop().run_in_executor(
             self._executor, build_enabled, c, ctx
         )
+        # Tapped: an analytic's overlay image (fire heatmap) reaches the snapshot renderer.
+        self.factories = [self._overlays.wrap(f) for f in built]
         await self._setup_model_commands()
         await self._setup_gate()
         self._setup_face_commands(ctx.extras)

@@ -87,7 +87,8 @@ async def test_gate_changes_become_events_and_retained_state(
         node.gate.report("cam1", {"alice"})
         assert node.gate.is_open("cam1")
         await col.wait_for(lambda: bool(col.on("/events/gate.opened")))
-        await col.wait_for(lambda: col.on("/state/gate")[-1].json()["state"] == "open")
+        # Any of them: with a short ttl the session may be closed again by the time we look.
+        await col.wait_for(lambda: "open" in [m.json()["state"] for m in col.on("/state/gate")])
         # Nobody reports any more: the node's ticker closes the session after ttl_s.
         await col.wait_for(lambda: bool(col.on("/events/gate.closed")), timeout=10)
         await col.wait_for(lambda: col.on("/state/gate")[-1].json()["state"] == "locked")
