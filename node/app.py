@@ -242,9 +242,11 @@ class Node:
     async def _start_broker(self) -> tuple[BrokerAddress, Protocol]:
         c = self.config
         if c.mqtt.host is not None:
-            return BrokerAddress(c.mqtt.host, c.mqtt.port), "auto"
+            return BrokerAddress(c.mqtt.host, c.mqtt.port), c.mqtt.protocol
         self.broker = EmbeddedBroker(c.broker)
         await self.broker.start()
+        if c.mqtt.protocol == "5":
+            log.warning("mqtt.protocol 5 ignored: the embedded broker speaks MQTT 3.1.1 only")
         # amqtt speaks MQTT 3.1.1 only; asking for it directly saves a refused v5 handshake.
         return BrokerAddress(self.broker.host, self.broker.port), "3.1.1"
 

@@ -46,6 +46,8 @@ Protocol = Literal["auto", "5", "3.1.1"]
 
 # CONNACK codes that mean "I do not speak this protocol version" (v5 reason code, v3 return code).
 _UNSUPPORTED_PROTOCOL = {132, 1}
+# How long an `auto` link waits for the answer to its v5 CONNECT before trying 3.1.1.
+V5_PROBE_TIMEOUT_S = 3.0
 
 
 class LinkError(Exception):
@@ -272,6 +274,11 @@ class MqttLink:
             tls_insecure = c.tls.insecure
         v311 = self._protocol == "3.1.1" or (self._protocol == "auto" and self._auto_v311)
         version = aiomqtt.ProtocolVersion.V311 if v311 else aiomqtt.ProtocolVersion.V5
+        timeout = max(5.0, float(c.keepalive))
+        if self._protocol == "auto" and not v311:
+            # A v5 probe: 3.1.1-only brokers (amqtt) never answer it, and waiting the full
+            # timeout (keepalive, 30 s by default) would hold the first connection that long.
+            timeout = min(timeout, V5_PROBE_TIMEOUT_S)
         return aiomqtt.Client(
             self._address.host,
             self._address.port,
@@ -285,7 +292,7 @@ class MqttLink:
             keepalive=c.keepalive,
             tls_params=tls_params,
             tls_insecure=tls_insecure,
-            timeout=max(5.0, float(c.keepalive)),
+            timeout=timeout,
         )
 
     async def _run(self) -> None:

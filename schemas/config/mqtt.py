@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, SecretStr
 
 from schemas.config.base import ConfigSection
@@ -37,3 +39,7 @@ class MqttConfig(ConfigSection):
     tls: TLSConfig | None = Field(default=None, description="Enable TLS with these settings.")
     reconnect_initial_s: float = Field(default=0.5, gt=0, description="First reconnect delay.")
     reconnect_max_s: float = Field(default=30.0, gt=0, description="Longest reconnect delay.")
+    protocol: Literal["auto", "5", "3.1.1"] = Field(
+        default="auto",
+        description="MQTT version: `auto` tries v5 then 3.1.1 (the embedded broker: 3.1.1).",
+    )

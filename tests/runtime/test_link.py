@@ -136,6 +136,21 @@ async def test_embedded_broker_falls_back_to_mqtt_311() -> None:
             await lk.stop()
 
 
+async def test_auto_v5_probe_does_not_hold_the_connection_for_a_keepalive() -> None:
+    """amqtt never answers a v5 CONNECT with a will: with the default keepalive (30 s, the
+    client's timeout) the link must still reach 3.1.1 well before that."""
+    port = free_port()
+    cfg = MqttConfig(keepalive=30, reconnect_initial_s=0.1, reconnect_max_s=0.5)
+    async with EmbeddedBroker(EmbeddedBrokerConfig(port=port)) as broker:
+        lk = MqttLink(cfg, TOPICS, BrokerAddress(broker.host, broker.port), protocol="auto")
+        await lk.start()
+        try:
+            await asyncio.wait_for(lk.connected.wait(), 15)  # < 30: the probe gave up early
+            assert lk.protocol == "3.1.1"
+        finally:
+            await lk.stop()
+
+
 async def test_embedded_broker_port_taken_is_a_clear_error(mosquitto: MosquittoBroker) -> None:
     broker = EmbeddedBroker(EmbeddedBrokerConfig(port=mosquitto.port))
     with pytest.raises(BrokerStartError, match=r"already in use.*--mqtt-port"):

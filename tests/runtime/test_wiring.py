@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 from pathlib import Path
@@ -97,3 +98,18 @@ async def test_gate_changes_become_events_and_retained_state(
     assert opened["lifecycle"] == "new" and closed["lifecycle"] == "end"
     assert opened["track_id"] == closed["track_id"]
     assert closed["attributes"]["reason"] == "expired" and opened["attributes"]["by"] == "alice"
+
+
+@pytest.mark.parametrize(("protocol", "expected"), [("auto", "5"), ("3.1.1", "3.1.1")])
+async def test_mqtt_protocol_reaches_the_link(
+    protocol: str, expected: str, tmp_path: Path, mosquitto: MosquittoBroker
+) -> None:
+    path = node_yaml(tmp_path / "n.yaml", port=mosquitto.port, data_dir=tmp_path / "d")
+    raw = json.loads(path.read_text())
+    raw["mqtt"]["protocol"] = protocol
+    path.write_text(json.dumps(raw))
+    async with Node(load_config(path)) as node:
+        assert node.link is not None
+        await asyncio.wait_for(node.link.connected.wait(), 10)
+        assert node.link.protocol == expected
+        assert node.stats().mqtt is not None and node.stats().mqtt.protocol == expected
