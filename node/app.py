@@ -23,7 +23,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from node.analytics.base import AnalyticFactory
-from node.analytics.registry import BuildContext, build_enabled
+from node.analytics.registry import BuildContext, build_enabled, enabled_names
 from node.broker import BrokerStartError, EmbeddedBroker
 from node.clock import Clock, SystemClock
 from node.commands import CommandDispatcher, CommandError, register_builtin
@@ -320,8 +320,11 @@ class Node:
     async def _setup_homeassistant(self) -> PresenceTracker | None:
         assert self.link is not None
         c = self.config
+        # The run-time switches: the `set` command's state, whether or not HA reads it.
         for cam in c.cameras:
             await self.link.set_state(toggle_state_suffix("camera", cam.name), _on_off(cam.enabled))
+        for name in enabled_names(c):
+            await self.link.set_state(toggle_state_suffix("analytic", name), STATE_ON)
         if not c.homeassistant.enabled:
             return None
         link = self.link
@@ -344,10 +347,6 @@ class Node:
         presence = PresenceTracker()
         for suffix, state in presence.initial_states().items():
             await link.set_state(suffix, state)
-        from node.analytics.registry import enabled_names
-
-        for name in enabled_names(c):
-            await link.set_state(toggle_state_suffix("analytic", name), STATE_ON)
         return presence
 
     def _start_cameras(self) -> None:
