@@ -256,8 +256,22 @@ def train(cfg: TrainConfig, split: Split | None = None) -> TrainResult:
                 log.info("early stop after epoch %d (best val loss %.4f)", epoch, best_loss)
                 break
 
+    return _finish(cfg, split, val_ds, ckpt, history, best_loss, time.monotonic() - t0)
+
+
+def _finish(
+    cfg: TrainConfig,
+    split: Split,
+    val_ds: FireDataset,
+    ckpt: Path,
+    history: list[dict[str, float]],
+    best_loss: float,
+    seconds: float,
+) -> TrainResult:
+    """Reload the best checkpoint, choose thresholds on the validation split, write the report."""
+    net = build_model(cfg.pretrained)
     net.load_state_dict(torch.load(ckpt, map_location="cpu", weights_only=True))
-    scores, targets, _ = predict(net, val_ds, cfg.batch_size)
+    scores, targets, val_loss = predict(net, val_ds, cfg.batch_size)
     thresholds = {
         name: metrics.best_f1_threshold(targets[:, k] > 0.5, scores[:, k])
         for k, name in enumerate(CLASSES)
@@ -266,13 +280,28 @@ def train(cfg: TrainConfig, split: Split | None = None) -> TrainResult:
         "config": {k: str(v) if isinstance(v, Path) else v for k, v in vars(cfg).items()},
         "split": split.report,
         "history": history,
-        "best_val_loss": best_loss,
+        "best_val_loss": best_loss if math.isfinite(best_loss) else val_loss,
         "thresholds": thresholds,
-        "train_seconds": round(time.monotonic() - t0, 1),
+        "train_seconds": round(seconds, 1),
     }
     report_path = cfg.out / "train_report.json"
     report_path.write_text(json.dumps(report, indent=2, default=str) + "\n")
     return TrainResult(ckpt, thresholds, history, report_path)
+
+
+def finish_from_checkpoint(cfg: TrainConfig) -> TrainResult:
+    """Thresholds and report for a run stopped by hand: its best checkpoint so far is kept."""
+    seed_everything(cfg.seed, cfg.threads)
+    split = make_split(
+        cfg.data,
+        cfg.negatives,
+        seed=cfg.seed,
+        val_fraction=cfg.val_fraction,
+        max_images=cfg.max_images,
+        disjoint_from_test=cfg.disjoint_from_test,
+    )
+    val_ds = FireDataset(split.val, cfg.input_size, cfg.seed, train=False, progress=cfg.progress)
+    return _finish(cfg, split, val_ds, cfg.out / "fire_best.pt", [], math.inf, 0.0)
 
 
 def parse_args(argv: Sequence[str] | None = None) -> TrainConfig:
@@ -297,6 +326,9 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--smoke", action="store_true", help="a few steps on a handful of images")
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument(
+        "--finish", action="store_true", help="only choose thresholds for OUT/fire_best.pt"
+    )
 
 
 def config_from_args(a: argparse.Namespace) -> TrainConfig:
@@ -323,7 +355,11 @@ def config_from_args(a: argparse.Namespace) -> TrainConfig:
 
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    result = train(parse_args(argv))
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    add_train_arguments(p)
+    args = p.parse_args(argv)
+    cfg = config_from_args(args)
+    result = finish_from_checkpoint(cfg) if args.finish else train(cfg)
     print(json.dumps({"checkpoint": str(result.checkpoint), "thresholds": result.thresholds}))
     return 0
 

@@ -41,6 +41,14 @@ def _run(args: argparse.Namespace) -> int:
     if not (args.data or args.negatives or args.videos or args.heldout_drones):
         print("nothing to evaluate: give --data, --negatives, --heldout-drones or --videos")
         return 2
+    missing = [
+        str(p)
+        for p in [args.data, args.heldout_drones, args.manifest, *args.negatives, *args.videos]
+        if p is not None and not p.exists()
+    ]
+    if missing:
+        print(f"citywatch eval fire: not found: {', '.join(missing)}")
+        return 2
     manifest_path = args.manifest or DEFAULT_MANIFEST
     result = evaluate(
         manifest_path,

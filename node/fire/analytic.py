@@ -32,6 +32,7 @@ from node.frame import Frame
 from schemas.config import NodeConfig
 from schemas.config.analytics import AnalyticConfig
 from schemas.config.fire import FireConfig
+from schemas.config.gate import GateMode
 from schemas.events import Severity
 
 SEVERITY = {"fire": Severity.CRITICAL, "smoke": Severity.HIGH}
@@ -135,15 +136,19 @@ class FireAnalytic:
         )
 
     def _outputs(self, decisions: list[ClassDecision]) -> dict[str, Any]:
+        """``alarm`` is this frame's decision at the operating threshold; ``active`` is the
+        smoothed (k-of-n) state that drives events. ``boxes``/``labels``/``scores`` list the
+        classes at or above threshold in the shape detection analytics use, for table printers."""
+        above = [d for d in decisions if d.score >= d.threshold and d.label in self._cfg.classes]
         out: dict[str, Any] = {d.label: round(d.score, 4) for d in decisions}
         out["thresholds"] = {d.label: d.threshold for d in decisions}
-        out["cam_box"] = {
-            d.label: [round(float(v), 1) for v in d.box] if d.box is not None else None
-            for d in decisions
-        }
+        out["cam_box"] = {d.label: _box_list(d.box) for d in decisions}
+        out["alarm"] = bool(above)
         out["above_threshold"] = {d.label: d.score >= d.threshold for d in decisions}
-        out["alarm"] = any(d.alarm for d in decisions if d.label in self._cfg.classes)
-        out["alarms"] = {d.label: d.alarm for d in decisions}
+        out["active"] = {d.label: d.alarm for d in decisions}
+        out["boxes"] = [_box_list(d.box) for d in above if d.box is not None]
+        out["labels"] = [d.label for d in above if d.box is not None]
+        out["scores"] = [round(d.score, 4) for d in above if d.box is not None]
         return out
 
     def _overlay(
@@ -156,6 +161,10 @@ class FireAnalytic:
             return None
         best = max(shown, key=lambda d: d.score)
         return heatmap_overlay(frame.image, best.cam, box=best.box)
+
+
+def _box_list(box: npt.NDArray[np.float32] | None) -> list[float] | None:
+    return [round(float(v), 1) for v in box] if box is not None else None
 
 
 class FireFactory:
@@ -215,4 +224,6 @@ def build(config: NodeConfig, ctx: BuildContext) -> FireFactory:
     """Registry builder for ``analytics.fire``."""
     cfg = config.analytics.fire
     model = model_from_config(cfg, ctx)
-    return FireFactory(cfg, lambda: model)
+    factory = FireFactory(cfg, lambda: model)
+    factory.gated = config.gate.mode == GateMode.FACE  # runs only while the gate is open
+    return factory

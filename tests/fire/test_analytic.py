@@ -24,7 +24,7 @@ from tests.conftest import SharedData
 FIRE_IMAGE = (
     "datasets/fire_smoke/valid/images/fire1_mp4-23_jpg.rf.ae8ce7517eb013738134e37dd8792de2.jpg"
 )
-NO_FIRE_IMAGE = "images/bus.jpg"
+NO_FIRE_IMAGE = "datasets/images/bus.jpg"
 
 
 class ScriptedBackend:
@@ -103,7 +103,8 @@ def test_outputs_and_observation_carry_scores_box_and_alarm() -> None:
     )
     out = result.outputs
     assert out["fire"] == pytest.approx(0.9) and out["smoke"] == pytest.approx(0.2)
-    assert out["alarm"] is True and out["alarms"] == {"fire": True, "smoke": False}
+    assert out["alarm"] is True and out["active"] == {"fire": True, "smoke": False}
+    assert out["labels"] == ["fire"] and out["boxes"] == [out["cam_box"]["fire"]]
     _x1, _y1, x2, y2 = out["cam_box"]["fire"]
     assert x2 <= 160 and y2 <= 120  # the hot cells are in the top-left quarter
     assert out["cam_box"]["smoke"] is None  # below its threshold: no box computed
@@ -145,7 +146,7 @@ def test_committed_model_scores_fire_image_and_boxes_the_fire(
     img = _read(shared_data, FIRE_IMAGE)
     result = bundled.create("cam1").analyze(Frame("cam1", 0, img, 0.0, 0.0))
     out = result.outputs
-    assert out["above_threshold"]["fire"] is True, out
+    assert out["alarm"] is True and out["above_threshold"]["fire"] is True, out
     assert out["cam_box"]["fire"] is not None and result.overlay is not None
 
 
@@ -156,7 +157,7 @@ def test_committed_model_stays_quiet_on_a_street_scene(
     img = _read(shared_data, NO_FIRE_IMAGE)
     analytic = bundled.create("cam1")
     results = [analytic.analyze(Frame("cam1", i, img, float(i), float(i))) for i in range(5)]
-    assert not any(r.outputs["above_threshold"]["fire"] for r in results), results[0].outputs
+    assert not any(r.outputs["alarm"] for r in results), results[0].outputs
     assert not any(r.observations for r in results)
 
 

@@ -51,7 +51,7 @@ def test_smoke_training_runs_and_is_reproducible(
     # a handful of labelled images, no de-duplication pass: this checks the training loop
     pool = load_yolo_split(shared_data.path("datasets/fire_smoke/valid"), "valid")
     kinds = {s.kind: s for s in pool}
-    fit = [s for s in pool if s.kind in kinds][:3] + [kinds["fire"], kinds["smoke"]]
+    fit = [*pool[:3], kinds["fire"], kinds["smoke"]]
     split = Split(fit=fit, val=pool[-3:], test=[], heldout_negatives=[])
 
     def cfg(out: str) -> TrainConfig:
