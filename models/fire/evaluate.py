@@ -208,7 +208,7 @@ def evaluate(
     data: Path | None = None,
     negative_dirs: Sequence[Path] = (),
     videos: Sequence[Path] = (),
-    cam_threshold: float = 0.5,
+    cam_threshold: float = 0.7,
     thresholds: dict[str, float] | None = None,
     heldout_drones: Path | None = None,
 ) -> dict[str, Any]:

@@ -28,7 +28,9 @@ def register(esub: Any) -> None:
     )
     p.add_argument("--manifest", type=Path, help="Fire manifest (default: the bundled one).")
     p.add_argument("--precision", choices=["int8", "fp32"], default="int8")
-    p.add_argument("--cam-threshold", type=float, default=0.5)
+    p.add_argument(
+        "--cam-threshold", type=float, default=0.7, help="CAM box threshold (as the config's)."
+    )
     p.add_argument("--latency", action="store_true", help="Also time FP32 vs INT8 (same run).")
     p.add_argument("--json", action="store_true", help="Print the full report as JSON.")
     p.set_defaults(func=_run)
