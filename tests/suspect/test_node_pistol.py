@@ -30,8 +30,7 @@ def suspect_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     cfg = tmp_path / "node.yaml"
     cfg.write_text(
-        "analytics:\n  objects:\n    model: suspect_yolox\n"
-        f"    labels: [{', '.join(LABELS)}]\n"
+        f"analytics:\n  objects:\n    model: suspect_yolox\n    labels: [{', '.join(LABELS)}]\n"
     )
     return cfg
 
