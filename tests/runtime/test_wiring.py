@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import aiomqtt
 import pytest
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -17,7 +18,7 @@ from node.app import Node
 from node.config import load_config
 from node.homeassistant import DiscoverySpec, build_discovery
 from schemas.config import NodeConfig
-from tests.conftest import MosquittoBroker
+from tests.conftest import MosquittoBroker, SharedData
 from tests.runtime.conftest import node_yaml
 
 pytestmark = [pytest.mark.broker]
@@ -113,3 +114,40 @@ async def test_mqtt_protocol_reaches_the_link(
         await asyncio.wait_for(node.link.connected.wait(), 10)
         assert node.link.protocol == expected
         assert node.stats().mqtt is not None and node.stats().mqtt.protocol == expected
+
+
+@pytest.mark.shared_data
+@pytest.mark.slow
+async def test_face_commands_read_frames_from_the_pipelines(
+    shared_data: SharedData,
+    tmp_path: Path,
+    mosquitto: MosquittoBroker,
+    collector_factory: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With the faces analytic on, `face_*` commands are registered and `face_enroll` from a
+    camera analyses that camera's live frames (pedestrians.mp4 has no enrollable face)."""
+    monkeypatch.setenv("CITYWATCH_MODEL_MIRROR", str(shared_data.path("models")))
+    col = await collector_factory(mosquitto.host, mosquitto.port, ["citywatch/t1/reply/#"])
+    path = node_yaml(
+        tmp_path / "n.yaml",
+        port=mosquitto.port,
+        data_dir=tmp_path / "d",
+        source=str(shared_data.path("datasets/videos/pedestrians.mp4")),
+    )
+    raw = json.loads(path.read_text())
+    raw["analytics"] = {"faces": {"enabled": True, "fps": 2}}
+    raw["models"] = {"store_dir": str(tmp_path / "models")}
+    raw["gate"] = {"mode": "face"}
+    path.write_text(json.dumps(raw))
+    async with Node(load_config(path)) as node:
+        assert node.dispatcher is not None and "face_enroll" in node.dispatcher.names
+        assert node.link is not None
+        await asyncio.wait_for(node.link.connected.wait(), 10)
+        envelope = {"request_id": "e1", "params": {"name": "bob", "camera": "cam1", "seconds": 1}}
+        async with aiomqtt.Client(mosquitto.host, mosquitto.port) as client:
+            await client.publish("citywatch/t1/cmd/face_enroll", json.dumps(envelope), qos=1)
+        await col.wait_for(lambda: bool(col.on("/reply/face_enroll")), timeout=20)
+    reply = col.on("/reply/face_enroll")[-1].json()
+    assert reply["ok"] is False and reply["code"] == "no_face"
+    assert "'no_face'" in reply["message"]  # frames were taken from cam1 and analysed
