@@ -1,9 +1,11 @@
-"""``Node``: config -> broker -> MQTT link -> outbox -> commands -> HA -> analytics -> cameras.
+"""``Node``: config -> broker -> MQTT link -> outbox -> HA -> commands -> models/analytics ->
+gate/face commands -> cameras (``CameraPipeline`` per camera).
 
 Start order matters: the outbox opens before anything can emit an event, retained state (schema,
-switches, discovery) and subscriptions are registered before the link connects so the very first
-connection publishes them, and the cameras start last. Stop order is the reverse, and the link
-publishes ``stopped`` before it disconnects cleanly.
+switches, discovery, model slots, gate) and subscriptions are registered before the link connects
+so the very first connection publishes them, and the cameras start last. Stop order is the
+reverse: pipelines end their open events into the outbox, and the link publishes ``stopped``
+before it disconnects cleanly. docs/node.md describes the whole.
 """
 
 from __future__ import annotations
