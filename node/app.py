@@ -25,7 +25,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from node.analytics.base import AnalyticFactory
-from node.analytics.registry import BuildContext, build_enabled, enabled_names
+from node.analytics.registry import BuildContext, build_enabled_tolerant, enabled_names
 from node.broker import BrokerStartError, EmbeddedBroker
 from node.clock import Clock, SystemClock
 from node.commands import CommandDispatcher, CommandError, register_builtin
@@ -173,6 +173,7 @@ class Node:
         self.dispatcher: CommandDispatcher | None = None
         self.announcer: Announcer | None = None
         self.factories: list[AnalyticFactory] = []
+        self.analytics_failed: dict[str, str] = {}
         m = config.models
         # The progress bar of a first-start download goes to stderr, next to the log.
         store = store_from_config(
@@ -230,10 +231,13 @@ class Node:
         self.gate = shared_gate(c.gate, ctx.extras)
         # Builders may download models (first start) and warm sessions up: off the loop.
         built = await asyncio.get_running_loop().run_in_executor(
-            self._executor, build_enabled, c, ctx
+            self._executor, build_enabled_tolerant, c, ctx
         )
+        for name, why in built.failed.items():
+            log.error("analytic %s not started: %s (the node runs without it)", name, why)
+        self.analytics_failed = built.failed
         # Tapped: an analytic's overlay image (fire heatmap) reaches the snapshot renderer.
-        self.factories = [self._overlays.wrap(f) for f in built]
+        self.factories = [self._overlays.wrap(f) for f in built.factories]
         await self._setup_model_commands()
         await self._setup_gate()
         self._setup_face_commands(ctx.extras)
@@ -497,6 +501,7 @@ class Node:
             )
         if self.dispatcher is not None:
             out.commands = self.dispatcher.stats()
+        out.analytics_failed = dict(self.analytics_failed)
         return out
 
     async def _stats_loop(self) -> None:
@@ -589,6 +594,7 @@ def describe(node: Node) -> str:
         f"  data dir: {node.data_dir}  (outbox: {node.outbox.path if node.outbox else '-'})",
         "  cameras: " + (", ".join(f"{x.name}={x.source}" for x in c.cameras) or "none"),
         "  analytics: " + (", ".join(f.name for f in node.factories) or "none"),
+        *(f"  NOT STARTED {name}: {why}" for name, why in node.analytics_failed.items()),
         f"  availability: {node.topics.availability}   stats: {node.topics.stats}",
         f"  events: {node.topics.sub('events/#')}   schema: {node.topics.schema}",
         f"  commands: {node.topics.command_filter}   replies: {node.topics.sub('reply/#')}",

@@ -117,3 +117,7 @@ class NodeStats(BaseModel):
     commands: dict[str, int] = Field(
         default_factory=dict, description="Replies sent per outcome: `ok` or an error code."
     )
+    analytics_failed: dict[str, str] = Field(
+        default_factory=dict,
+        description="Enabled analytics that could not start (e.g. model missing) -> why.",
+    )

@@ -33,8 +33,8 @@ Builder = Callable[[NodeConfig, BuildContext], AnalyticFactory]
 BUILDERS: dict[str, str] = {
     "noop": "node.analytics.registry:_build_noop",
     "faces": "node.face.analytic:build_faces",
-    "synthetic": "node.analytics.testing:build_synthetic",
     "objects": "node.analytics.objects:build",
+    "synthetic": "node.analytics.testing:build_synthetic",
     "fire": "node.fire.analytic:build",
     "movement": "node.movement.analytic:build",
 }
@@ -66,3 +66,22 @@ def enabled_names(config: NodeConfig) -> list[str]:
 
 def build_enabled(config: NodeConfig, ctx: BuildContext) -> list[AnalyticFactory]:
     return [resolve_builder(name)(config, ctx) for name in enabled_names(config)]
+
+
+@dataclass
+class BuildOutcome:
+    factories: list[AnalyticFactory]
+    failed: dict[str, str]  # analytic name -> why it could not start
+
+
+def build_enabled_tolerant(config: NodeConfig, ctx: BuildContext) -> BuildOutcome:
+    """Build every enabled analytic; one that fails (a model that cannot be fetched or loaded)
+    is reported instead of stopping the node, which keeps serving the others."""
+    factories: list[AnalyticFactory] = []
+    failed: dict[str, str] = {}
+    for name in enabled_names(config):
+        try:
+            factories.append(resolve_builder(name)(config, ctx))
+        except Exception as err:  # any builder fault: report it, keep the node up
+            failed[name] = f"{type(err).__name__}: {err}"
+    return BuildOutcome(factories, failed)
