@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shlex
 import sqlite3
 import subprocess
 import time
@@ -56,22 +57,34 @@ def _first_occurrences(ids: list[str]) -> list[str]:
     return list(seen)
 
 
+def readme_quick_start() -> list[str]:
+    """The `citywatch run ...` line of the README's quick start, as arguments."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("## Quick start", 1)[1].split("```bash", 1)[1].split("```", 1)[0]
+    lines = [ln.strip() for ln in section.strip().splitlines()]
+    assert len(lines) == 2 and lines[0].startswith("pip install"), lines
+    args = shlex.split(lines[1])
+    assert args[:2] == ["citywatch", "run"], args
+    return args[1:]
+
+
 async def test_quick_start_embedded_broker(
-    shared_data: SharedData, tmp_path: Path, procs: Any, collector_factory: Any
+    shared_data: SharedData,
+    tmp_path: Path,
+    procs: Any,
+    collector_factory: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """`citywatch run --source FILE --mqtt-port N`: online, stats and the retained schema."""
+    """The README's quick-start command (plus a free port and a temporary data dir): online,
+    stats, the retained schema, and person events from the objects analytic."""
     port = free_port()
+    args = [a.replace("../shared", str(shared_data.root)) for a in readme_quick_start()]
+    # Offline here: the registry pulls from the shared folder instead of the pinned URLs.
+    monkeypatch.setenv("CITYWATCH_MODEL_MIRROR", str(shared_data.path("models")))
+    monkeypatch.setenv("CITYWATCH__MODELS__STORE_DIR", str(tmp_path / "store"))
     p = _spawn(
         procs,
-        [
-            "run",
-            "--source",
-            str(shared_data.path(VIDEO)),
-            "--mqtt-port",
-            str(port),
-            "--data-dir",
-            str(tmp_path / "data"),
-        ],
+        [*args, "--mqtt-port", str(port), "--data-dir", str(tmp_path / "data")],
         tmp_path / "node.log",
     )
     col = await _connect_when_up(collector_factory, port, ["citywatch/citywatch/#"], p, tmp_path)
@@ -84,6 +97,8 @@ async def test_quick_start_embedded_broker(
     stats = col.on("/stats")[-1].json()
     assert {"cameras", "inference_ms", "outbox", "mqtt"} <= stats.keys()
     assert "pedestrians" in stats["cameras"]
+    assert stats["analytics_failed"] == {}
+    await col.wait_for(lambda: bool(col.on("/events/object")), timeout=60)
     NodeStats.model_validate(stats)  # the published contract, not just some JSON
     await col.wait_for(lambda: bool(col.on("/pedestrians/status")))
     status = CameraStatus.model_validate_json(col.on("/pedestrians/status")[-1].payload)
