@@ -21,7 +21,6 @@ from node.analytics.registry import BuildContext
 from node.fire.cam import cam_box, class_activation_map, heatmap_overlay
 from node.fire.model import (
     DEFAULT_MANIFEST,
-    FireBackend,
     FireManifest,
     FireModel,
     ModelFileError,
@@ -203,14 +202,19 @@ class HandleFireBackend:
 
 
 def model_from_config(cfg: FireConfig, ctx: BuildContext | None = None) -> FireModel:
+    """The fire model a config asks for: through the node's model loader (registry entry,
+    sha256-checked, swappable) or, with ``model_source: bundled``, straight from the file next to
+    the fire manifest. The fire manifest (head weights for the CAM, thresholds) comes from
+    ``manifest`` either way."""
     manifest_path = Path(cfg.manifest) if cfg.manifest else DEFAULT_MANIFEST
+    manifest = FireManifest.load(manifest_path)
     if cfg.model_source == "registry":
         if ctx is None or ctx.models is None:
             raise ModelFileError("model_source=registry needs the node's model loader")
-        manifest = FireManifest.load(manifest_path)
-        backend: FireBackend = HandleFireBackend(ctx.models.load(cfg.model, analytic="fire"))
-        return FireModel(manifest, backend)
-    manifest = FireManifest.load(manifest_path)
+        name = cfg.registry_name()
+        handle = ctx.models.load(name, analytic="fire")
+        check_registry_model(manifest, handle.session.manifest, name)
+        return FireModel(manifest, HandleFireBackend(handle))
     file_name = manifest.files.get(cfg.precision)
     if file_name is None:
         raise ModelFileError(f"no {cfg.precision} model in {manifest_path}")
@@ -218,6 +222,22 @@ def model_from_config(cfg: FireConfig, ctx: BuildContext | None = None) -> FireM
         manifest_path.parent / file_name, cfg.threads, manifest.sha256.get(file_name)
     )
     return FireModel(manifest, backend)
+
+
+def check_registry_model(manifest: FireManifest, served: Any, name: str) -> None:
+    """The registry model must be one the fire manifest describes: the CAM uses the manifest's
+    head weights, which only fit the feature map of the model they were exported with."""
+    if list(served.labels) != list(manifest.labels):
+        raise ModelFileError(
+            f"registry model {name} has labels {served.labels}, the fire manifest {manifest.labels}"
+        )
+    if served.sha256 is not None and manifest.sha256 and served.sha256 not in (
+        manifest.sha256.values()
+    ):
+        raise ModelFileError(
+            f"registry model {name} (sha256 {served.sha256[:12]}...) is not one of the files the "
+            "fire manifest describes: its CAM head would not match"
+        )
 
 
 def build(config: NodeConfig, ctx: BuildContext) -> FireFactory:

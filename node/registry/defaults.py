@@ -15,11 +15,29 @@ from schemas.manifest import ModelManifest
 FILE_PATTERN = r"^[A-Za-z0-9_.-]+\.onnx$"
 
 
+BUNDLED_PATTERN = r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*/[A-Za-z0-9_.-]+\.onnx$"
+
+
 class RegistryEntry(Frozen):
-    """One model the store knows: its file name in the store and mirrors, and its manifest."""
+    """One model the store knows: its file name in the store and mirrors, and its manifest.
+
+    ``bundled`` entries ship inside the repository (a path relative to its ``models/`` package,
+    e.g. ``fire/fire_fp32.onnx``): they are never downloaded, only sha256-checked in place.
+    """
 
     file: str = Field(pattern=FILE_PATTERN, description="File name in the store and in mirrors.")
     manifest: ModelManifest
+    bundled: str | None = Field(
+        default=None,
+        pattern=BUNDLED_PATTERN,
+        description="Path of a model shipped in the repo, relative to its `models/` package.",
+    )
+
+    @model_validator(mode="after")
+    def _bundled_file(self) -> RegistryEntry:
+        if self.bundled is not None and self.bundled.rsplit("/", 1)[-1] != self.file:
+            raise ValueError(f"bundled path {self.bundled!r} does not end in file {self.file!r}")
+        return self
 
 
 class RegistryFile(Frozen):
@@ -37,9 +55,14 @@ class RegistryError(ModelError):
     pass
 
 
+def bundled_models_dir() -> Path:
+    """The repo's ``models/`` package: where ``bundled`` registry paths are resolved."""
+    # Editable installs and source checkouts: <repo>/models next to node/.
+    return Path(__file__).resolve().parents[2] / "models"
+
+
 def default_registry_path() -> Path:
-    # Editable installs and source checkouts: <repo>/models/registry.yaml next to node/.
-    return Path(__file__).resolve().parents[2] / "models" / "registry.yaml"
+    return bundled_models_dir() / "registry.yaml"
 
 
 def load_registry(path: Path) -> dict[str, RegistryEntry]:

@@ -29,7 +29,7 @@ from node.inference.errors import (
     ModelError,
     UnknownModelError,
 )
-from node.registry.defaults import RegistryEntry, default_registry
+from node.registry.defaults import RegistryEntry, bundled_models_dir, default_registry
 from node.registry.download import ProgressFactory, ProgressPrinter, fetch, sha256_file
 from schemas.manifest import ModelManifest
 
@@ -86,8 +86,10 @@ class ModelStore:
         mirror: str | None = None,
         timeout_s: float = 30.0,
         progress_stream: TextIO | None = sys.stderr,
+        bundled_root: Path | None = None,
     ) -> None:
         self.root = Path(root) if root is not None else default_store_dir()
+        self.bundled_root = bundled_root if bundled_root is not None else bundled_models_dir()
         self._builtin = dict(default_registry() if registry is None else registry)
         self.mirror = mirror
         self.timeout_s = timeout_s
@@ -116,19 +118,28 @@ class ModelStore:
             raise UnknownModelError(name, list(entries))
         return entries[name]
 
+    def _path_of(self, entry: RegistryEntry) -> Path:
+        """Bundled models live in the repo; the rest in the store under their file name."""
+        if entry.bundled is not None:
+            return self.bundled_root / entry.bundled
+        return self.root / entry.file
+
     def path(self, name: str) -> Path:
-        return self.root / self.entry(name).file
+        return self._path_of(self.entry(name))
 
     def source(self, name: str) -> str | None:
-        """Where ``pull`` fetches ``name`` from: the mirror if set, else the pinned URL."""
+        """Where ``pull`` fetches ``name`` from: the mirror if set, else the pinned URL
+        (``bundled:<path>`` for a model shipped in the repo: never fetched)."""
         entry = self.entry(name)
+        if entry.bundled is not None:
+            return f"bundled:{entry.bundled}"
         if self.mirror:
             return mirror_url(self.mirror, entry.file)
         return entry.manifest.source_url
 
     def status(self, name: str) -> ModelStatus:
         entry = self.entry(name)
-        path = self.root / entry.file
+        path = self._path_of(entry)
         present = path.is_file()
         return ModelStatus(
             name=name,
@@ -145,7 +156,7 @@ class ModelStore:
 
     def verify(self, name: str) -> VerifyResult:
         entry = self.entry(name)
-        path = self.root / entry.file
+        path = self._path_of(entry)
         expected = entry.manifest.sha256
         if not path.is_file():
             return VerifyResult(name, path, False, False, expected, None)
@@ -162,6 +173,8 @@ class ModelStore:
     def pull(self, name: str, force: bool = False) -> PullResult:
         """Make ``name`` present and verified; a verified file already there is kept (no I/O)."""
         entry = self.entry(name)
+        if entry.bundled is not None:
+            return self._check_bundled(name)
         dest = self.root / entry.file
         if not force and dest.is_file() and self.verify(name).ok:
             return PullResult(name, dest, "present")
@@ -187,9 +200,22 @@ class ModelStore:
         )
         return PullResult(name, dest, "downloaded")
 
+    def _check_bundled(self, name: str) -> PullResult:
+        """A bundled model is there and matches its sha256, or it is an error (nothing to pull:
+        a changed or missing file in the repo is a broken checkout, not a cache miss)."""
+        result = self.verify(name)
+        if not result.present:
+            raise FetchFailedError(name, str(result.path), "bundled model missing from the repo")
+        if not result.ok:
+            expected, actual = result.expected_sha256 or "", result.actual_sha256 or ""
+            raise ChecksumMismatchError(name, expected, actual)
+        return PullResult(name, result.path, "present")
+
     def ensure(self, name: str, pull_missing: bool = True) -> tuple[Path, ModelManifest]:
         """Path and manifest of a present, verified ``name``, pulling it when allowed."""
         entry = self.entry(name)
+        if entry.bundled is not None:
+            return self._check_bundled(name).path, entry.manifest
         path = self.root / entry.file
         if pull_missing:
             self.pull(name)
@@ -228,6 +254,9 @@ class ModelStore:
         entries = self.entries()
         if name in self._builtin:
             entry = self._builtin[name]
+            if entry.bundled is not None:
+                raise ModelError(f"{name} is bundled with citywatch ({entry.bundled}): nothing to "
+                                 "import; import the file under another name to swap to it")
             if manifest is not None:
                 raise ModelError(f"{name} is a pinned registry model: its manifest is fixed")
         elif manifest is not None:

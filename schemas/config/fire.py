@@ -10,6 +10,8 @@ from schemas.config.analytics import AnalyticConfig
 
 FireClass = Literal["fire", "smoke"]
 FIRE_CLASSES: tuple[FireClass, ...] = ("fire", "smoke")
+# bundled registry entries (models/registry.yaml) per precision
+REGISTRY_NAMES: dict[str, str] = {"fp32": "fire_cls", "int8": "fire_cls_int8"}
 
 
 class FireConfig(AnalyticConfig):
@@ -19,20 +21,27 @@ class FireConfig(AnalyticConfig):
     update_interval_s: float = Field(
         default=30.0, ge=0, description="Least time between two `update` events of one alarm."
     )
-    model_source: Literal["bundled", "registry"] = Field(
-        default="bundled",
+    model_source: Literal["registry", "bundled"] = Field(
+        default="registry",
         description=(
-            "`bundled`: the ONNX files committed under models/fire/; `registry`: the model "
-            "store entry named `model` (swappable with model_swap)."
+            "`registry`: the model registry entry named `model` (the bundled `fire_cls` / "
+            "`fire_cls_int8`, sha256-checked, swappable with model_swap); `bundled`: open the "
+            "ONNX file next to the fire manifest directly."
         ),
     )
-    model: str = Field(default="fire", description="Registry name when model_source=registry.")
+    model: str | None = Field(
+        default=None,
+        description=(
+            "Registry name when model_source=registry (default by `precision`: `fire_cls_int8` "
+            "or `fire_cls`)."
+        ),
+    )
     manifest: str | None = Field(
         default=None,
         description="Fire manifest JSON path (default: the bundled models/fire/fire_cls.json).",
     )
     precision: Literal["int8", "fp32"] = Field(
-        default="int8", description="Which bundled model file to run."
+        default="int8", description="Which bundled model to run (INT8 or FP32)."
     )
     threads: int = Field(default=1, ge=1, description="ONNX Runtime intra-op threads (bundled).")
     classes: list[FireClass] = Field(
@@ -67,6 +76,12 @@ class FireConfig(AnalyticConfig):
     overlay: bool = Field(
         default=True, description="Attach the frame with the CAM heatmap for snapshots."
     )
+
+    def registry_name(self) -> str:
+        """The registry entry this config runs when model_source=registry."""
+        if self.model:
+            return self.model
+        return REGISTRY_NAMES[self.precision]
 
     @model_validator(mode="after")
     def _window(self) -> FireConfig:

@@ -13,11 +13,14 @@ import pytest
 from node.analytics.registry import BuildContext, resolve_builder
 from node.clock import ManualClock
 from node.fire.analytic import FireAnalytic, FireFactory
-from node.fire.model import FireManifest, FireModel
+from node.fire.model import FireManifest, FireModel, ModelFileError
 from node.frame import Frame
 from node.lifecycle import EventLifecycle
+from node.registry.loader import ModelLoader
+from node.registry.store import ModelStore
 from schemas.config import NodeConfig
 from schemas.config.fire import FireConfig
+from schemas.config.models import ModelsConfig
 from schemas.events import Lifecycle
 from tests.conftest import SharedData
 
@@ -132,11 +135,43 @@ def _read(shared: SharedData, rel: str) -> npt.NDArray[np.uint8]:
 
 
 @pytest.fixture(scope="module")
-def bundled() -> FireFactory:
+def bundled(tmp_path_factory: pytest.TempPathFactory) -> FireFactory:
+    """The default config: the bundled INT8 model through the node's model loader."""
     cfg = NodeConfig.model_validate({"analytics": {"fire": {"enabled": True}}})
-    factory = resolve_builder("fire")(cfg, BuildContext(node_id="n", data_dir=Path()))
+    store = ModelStore(tmp_path_factory.mktemp("store"), progress_stream=None)
+    loader = ModelLoader(store, ModelsConfig(pull_missing=False))
+    ctx = BuildContext(node_id="n", data_dir=Path(), models=loader)
+    factory = resolve_builder("fire")(cfg, ctx)
     assert isinstance(factory, FireFactory)
+    assert loader.slot_of("fire") == "fire_cls_int8"
     return factory
+
+
+def test_default_config_loads_through_the_registry(tmp_path: Path) -> None:
+    cfg = NodeConfig.model_validate({"analytics": {"fire": {"enabled": True, "precision": "fp32"}}})
+    loader = ModelLoader(ModelStore(tmp_path, progress_stream=None), ModelsConfig())
+    resolve_builder("fire")(cfg, BuildContext(node_id="n", data_dir=Path(), models=loader))
+    assert list(loader.handles()) == ["fire_cls"]
+    assert not list(tmp_path.iterdir())  # bundled: nothing downloaded or copied
+    with pytest.raises(ModelFileError, match="model loader"):
+        resolve_builder("fire")(cfg, BuildContext(node_id="n", data_dir=Path()))
+
+
+def test_a_registry_model_the_fire_manifest_does_not_describe_is_refused(tmp_path: Path) -> None:
+    cfg = NodeConfig.model_validate(
+        {"analytics": {"fire": {"enabled": True, "model": "movement_tcn"}}}
+    )
+    loader = ModelLoader(ModelStore(tmp_path, progress_stream=None), ModelsConfig())
+    with pytest.raises(ModelFileError, match="labels"):
+        resolve_builder("fire")(cfg, BuildContext(node_id="n", data_dir=Path(), models=loader))
+
+
+def test_bundled_source_opens_the_file_directly() -> None:
+    cfg = NodeConfig.model_validate(
+        {"analytics": {"fire": {"enabled": True, "model_source": "bundled"}}}
+    )
+    factory = resolve_builder("fire")(cfg, BuildContext(node_id="n", data_dir=Path()))
+    assert isinstance(factory, FireFactory) and factory.model_label is not None
 
 
 @pytest.mark.shared_data

@@ -16,7 +16,7 @@ from node.inference.errors import (
 )
 from node.inference.providers import CPU, choose_providers
 from node.inference.session import ModelSession, SessionOptions, make_ort_options
-from node.registry.defaults import default_registry
+from node.registry.defaults import bundled_models_dir, default_registry
 from schemas.manifest import InputSpec, TensorSpec
 from tests.conftest import SharedData
 from tests.inference.tiny_models import add_manifest, add_model
@@ -166,6 +166,11 @@ def test_yolox_with_a_wrong_manifest_is_refused(shared_data: SharedData) -> None
 @pytest.mark.parametrize("name", sorted(default_registry()))
 def test_every_pinned_manifest_matches_its_file(shared_data: SharedData, name: str) -> None:
     entry = default_registry()[name]
-    s = ModelSession(shared_data.path(f"models/{entry.file}"), entry.manifest)
+    if entry.bundled is not None:  # shipped in the repo, not in ../shared/models
+        path = bundled_models_dir() / entry.bundled
+        assert path.is_file(), f"bundled model {entry.bundled} missing from the repo"
+    else:
+        path = shared_data.path(f"models/{entry.file}")
+    s = ModelSession(path, entry.manifest)
     s.warmup()
     assert s.latency().count == 0  # warm-up runs are not frame latencies
