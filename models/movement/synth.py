@@ -157,8 +157,11 @@ def _smooth(u: float) -> float:
     return u * u * (3 - 2 * u)
 
 
-def _fall(rng: np.random.Generator, t0: float) -> Motion:
-    """Upright (maybe walking) until ``t0``, a fast fall, then lying with small movements."""
+def _fall(rng: np.random.Generator, t0: float, get_up_after: float | None = None,
+          crawl_speed: float = 0.0) -> Motion:
+    """Upright (maybe walking) until ``t0``, a fast fall, then lying with small movements --
+    or, ``get_up_after`` seconds after landing, getting back up (0.8 s), or crawling away along
+    the world x axis at ``crawl_speed`` body heights per second."""
     dur = rng.uniform(0.35, 1.1)
     direction = rng.choice(["forward", "backward", "side"])
     collapse = rng.random() < 0.4  # knees buckle first (the elderly fall), then tip over
@@ -187,6 +190,15 @@ def _fall(rng: np.random.Generator, t0: float) -> Motion:
             p.body_tilt = (0.0, ang * rng_side)
         wiggle = 0.1 * np.sin(3 * max(t - t0 - dur, 0))
         p.shoulder = (p.shoulder[0] + 1.2 * _smooth(u) + wiggle, p.shoulder[1] + 1.0 * _smooth(u))
+        landed = max(0.0, t - t0 - dur)
+        if get_up_after is not None:
+            up = _smooth((landed - get_up_after) / 0.8)  # back on the feet, reversing the fall
+            p.body_tilt = (p.body_tilt[0] * (1 - up), p.body_tilt[1] * (1 - up))
+            p.knee = (p.knee[0] * (1 - up), p.knee[1] * (1 - up))
+            p.hip = (p.hip[0] * (1 - up), p.hip[1] * (1 - up))
+            p.pelvis = p.pelvis + np.array([0.0, 0.25 * up if collapse else 0.0, 0.0])
+        if crawl_speed:
+            p.pelvis = p.pelvis + np.array([crawl_speed * landed, 0.0, 0.0])
         return p
 
     rng_side = float(rng.choice([-1.0, 1.0]))
@@ -281,6 +293,17 @@ def _observe(motion: Motion, times: F, cam: Camera, rng: np.random.Generator) ->
             score[:] = 0.0
         kps[i, :, :2], kps[i, :, 2] = noisy, score
     return Series(times.astype(np.float32), boxes.astype(np.float32), kps.astype(np.float32))
+
+
+def fall_sequence(rng: np.random.Generator, duration: float, rate_hz: float, t_fall: float,
+                  get_up_after: float | None = None, crawl_speed: float = 0.0) -> Series:
+    """A fall at ``t_fall`` seen from the side (yaw 90 degrees, low elevation, no panning),
+    then lying, getting up or crawling away: the fall rules' test sequences."""
+    times = np.arange(0.0, duration, 1.0 / rate_hz)
+    cam = Camera(yaw=np.pi / 2, elevation=rng.uniform(0.0, 0.3), scale=rng.uniform(120, 300),
+                 origin=(rng.uniform(250, 350), 400.0), noise=0.005, dropout=0.05,
+                 frame_drop=0.0)
+    return _observe(_fall(rng, t_fall, get_up_after, crawl_speed), times, cam, rng)
 
 
 def random_camera(rng: np.random.Generator) -> Camera:

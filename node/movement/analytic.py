@@ -26,7 +26,14 @@ from node.detect.detections import Detections, box_iou
 from node.detect.yolox import DetectorSession, detect
 from node.frame import Frame
 from node.movement.classifier import DEFAULT_SIDECAR, MovementClassifier
-from node.movement.features import FEATURE_INDEX, Series, resample, window_features
+from node.movement.features import (
+    FEATURE_INDEX,
+    Series,
+    box_deformation,
+    limb_activity,
+    resample,
+    window_features,
+)
 from node.movement.pose import NUM_KEYPOINTS, Poses, decode, input_size_for, preprocess
 from node.movement.rules import FallMachine, FallParams, FallState, FightParams, fighting_pairs
 from node.track.assignment import linear_assignment
@@ -163,6 +170,8 @@ class MovementAnalytic:
         self._fight = FightParams(config.fight_max_distance, config.fight_min_limb_speed,
                                   config.action_threshold)
         self._tracks: dict[int, _Track] = {}
+        self._grids: dict[int, Series] = {}
+        self._last_frame: Frame | None = None
         self.last_poses = Poses.empty()  # for side-by-side evaluation (the NFD baseline)
         self.counts: dict[str, int] = {a: 0 for a in ("walk", "run", "fall", "fight")}
 
@@ -173,6 +182,7 @@ class MovementAnalytic:
     def analyze(self, frame: Frame) -> AnalysisResult:
         start = time.perf_counter()
         t = frame.monotonic
+        self._last_frame = frame
         dets = detect(self._detector(), frame.image, score_threshold=0.1, iou_threshold=0.45)
         people = self._people(dets)
         tracked = self._tracker.update(people, t)
@@ -188,6 +198,17 @@ class MovementAnalytic:
             observations=observations,
             inference_ms=(time.perf_counter() - start) * 1000.0,
         )
+
+    def finish(self, t: float) -> list[Observation]:
+        """The source ended at ``t`` (end of a video file, or the camera going away for good):
+        people seen falling and still down are confirmed fallen now (``at_end``, lower score),
+        since no later frame can show them getting up. Returns the observations of that last
+        moment (the caller emits them like ``analyze``'s)."""
+        for tr in self._tracks.values():
+            tr.fall.finish(t)
+        if self._last_frame is None:
+            return []
+        return self._observations(self._last_frame, t)
 
     def fall_states(self) -> dict[int, str]:
         """Fall-machine state of every track still remembered (lost ones included)."""
@@ -264,6 +285,7 @@ class MovementAnalytic:
         probs = self._clf.predict(list(windows.values()))
         for tid, p in zip(windows, probs, strict=True):
             self._tracks[tid].probs = p
+        self._grids = grids
         return windows
 
     def _decide(self, seen: list[_Track], windows: dict[int, npt.NDArray[np.float32]],
@@ -272,18 +294,25 @@ class MovementAnalytic:
         recent = 3  # steps (~0.4 s) of speeds: one glitchy step is not running or fighting
         speed: dict[int, float] = {}
         limbs: dict[int, float] = {}
+        active: dict[int, float] = {}
+        deform: dict[int, float] = {}
+        rate = self._clf.manifest.rate_hz
         for tid, w in windows.items():
             v = np.hypot(w[-recent:, FEATURE_INDEX["vx"]], w[-recent:, FEATURE_INDEX["vy"]])
             speed[tid] = float(np.median(v))
             limbs[tid] = float(np.median(w[-recent:, FEATURE_INDEX["limb_speed"]]))
+            grid = self._grids[tid]
+            active[tid] = float(np.median(
+                limb_activity(grid, rate, cfg.min_keypoint_score)[-recent:]))
+            deform[tid] = float(np.median(box_deformation(grid, rate)[-recent:]))
         ready = [tr for tr in seen if tr.tid in windows]
         fighters: set[int] = set()
         if len(ready) >= 2:
-            b = np.stack([tr.boxes[-1] for tr in ready])
+            # motion: limbs relative to the body (eight joints) or, where the pose is too poor
+            # to see them (low resolution, cut off, occluded), the box changing shape
             pairs = fighting_pairs(
-                ((b[:, :2] + b[:, 2:]) / 2).astype(np.float32),
-                (b[:, 3] - b[:, 1]).astype(np.float32),
-                np.asarray([limbs[tr.tid] for tr in ready], np.float32),
+                np.stack([tr.boxes[-1] for tr in ready]).astype(np.float32),
+                np.asarray([max(active[tr.tid], deform[tr.tid]) for tr in ready], np.float32),
                 np.asarray([tr.probs.get("fight", 0.0) for tr in ready], np.float32),
                 self._fight,
             )
@@ -292,7 +321,9 @@ class MovementAnalytic:
             p = tr.probs
             thr = cfg.action_threshold
             moving = max(speed[tr.tid], limbs[tr.tid])
-            tr.evidence = {"speed": round(speed[tr.tid], 3), "limb_speed": round(limbs[tr.tid], 3)}
+            tr.evidence = {"speed": round(speed[tr.tid], 3), "limb_speed": round(limbs[tr.tid], 3),
+                           "activity": round(active[tr.tid], 3),
+                           "box_deform": round(deform[tr.tid], 3)}
             tr.vote("walk", p.get("walk", 0.0) >= thr, cfg.vote_n)
             tr.vote("run", p.get("run", 0.0) >= thr and moving >= cfg.run_min_speed, cfg.vote_n)
             tr.vote("fight", tr.tid in fighters, cfg.vote_n)
@@ -330,8 +361,10 @@ class MovementAnalytic:
             st = tr.fall.status(t)
             attrs.update(descent_speed=round(st.descent_speed, 3), drop=round(st.drop, 3),
                          time_on_ground_s=round(st.time_on_ground_s, 2),
-                         visible=tr.last_seen >= t)
+                         visible=tr.last_seen >= t, at_end=st.at_end)
             score = min(1.0, 0.5 + 0.25 * st.descent_speed)
+            if st.at_end:  # less seen: on the ground for less than ground_s
+                score *= 0.6
         else:
             q = tr.votes[action]
             attrs["votes"] = f"{sum(q)}/{len(q)}"

@@ -120,6 +120,14 @@ def run_clip(path: Path, label: str, factory: MovementFactory, cfg: MovementConf
                 if baseline is not None:
                     baseline.update(analytic.last_poses, image.shape[:2], t)
             index += 1
+        # end of the clip: people still down after a fall are confirmed now (lower score)
+        for obs in analytic.finish(index / fps):
+            if obs.key not in seen:
+                seen.add(obs.key)
+                evidence.append({"t": round(index / fps, 2), "action": obs.label,
+                                 **{k: v for k, v in obs.attributes.items() if k != "probs"}})
+        for state in analytic.fall_states().values():
+            furthest = max(furthest, order.index(state))
     finally:
         cap.release()
     actions = {a: sum(1 for e in evidence if e["action"] == a) for a in ACTIONS}

@@ -173,3 +173,34 @@ def torso_tilt(kps: F32, ok: npt.NDArray[np.bool_]) -> tuple[F32, F32]:
     good = s_ok & h_ok & (norm > 1e-3)
     tilt = np.where(good, np.abs(v[:, 0]) / np.maximum(norm, 1e-6), 0.0).astype(np.float32)
     return tilt, good.astype(np.float32)
+
+
+ACTIVE_JOINTS = tuple(KP[f"{side}_{j}"] for j in ("elbow", "wrist", "knee", "ankle")
+                      for side in ("left", "right"))
+
+
+def limb_activity(grid: Series, rate_hz: float, min_kp_score: float = 0.3) -> F32:
+    """Per step: mean speed of elbows, wrists, knees and ankles relative to the box centre, in
+    body heights per second (0 where none is visible twice in a row). More joints than the
+    ``limb_speed`` feature, so people cut off at the knees by the frame (close-ups, crowded
+    scenes) still show their arms working."""
+    b = grid.boxes
+    centre = np.stack([(b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2], axis=1)
+    ok = grid.keypoints[:, :, 2] >= min_kp_score
+    v = _kp_speed(grid.keypoints, ACTIVE_JOINTS, centre.astype(np.float32), ok, 1.0 / rate_hz)
+    out: F32 = np.clip(v / body_scale(b), 0.0, SPEED_CLIP).astype(np.float32)
+    return out
+
+
+def box_deformation(grid: Series, rate_hz: float) -> F32:
+    """Per step: how fast the box changes shape, ``(|dw| + |dh|) / dt`` in body heights per
+    second. A walker's box mostly translates; two people grappling, shoving and swinging make
+    their boxes stretch and shrink erratically. The fallback for fights where the pose is too
+    poor (low resolution, occlusion) to measure limbs."""
+    b = grid.boxes
+    w, h = b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]
+    out: F32 = np.zeros(len(grid), np.float32)
+    if len(grid) > 1:
+        out[1:] = (np.abs(np.diff(w)) + np.abs(np.diff(h))) * rate_hz
+    res: F32 = np.clip(out / body_scale(b), 0.0, SPEED_CLIP).astype(np.float32)
+    return res

@@ -4,9 +4,14 @@
   good part of the body height) -> *on the ground* (lying: box wider than tall, or very low; or
   the track vanished right after the drop -- detectors rarely see a person lying on the floor)
   -> *fallen* once on the ground for ``ground_s``. Getting back up before that (sitting down,
-  bending, crouching to tie a shoe) returns to *upright*: no fall.
+  bending, crouching to tie a shoe) returns to *upright*: no fall. So does moving away on the
+  floor (crawling: the box travels more than ``crawl_distance`` body heights while low) and
+  leaving the picture at the frame border -- a fallen person lies still. When the source ends
+  (or the track is forgotten) while the person is down, ``finish`` confirms the fall with the
+  evidence so far (``at_end``; a lower score): nothing says they got up.
 * ``sustained``: a k-of-n vote over recent steps (running, fighting).
-* ``fighting_pairs``: two tracks close together, both moving their limbs fast.
+* ``fighting_pairs``: two tracks (not one person boxed twice) close together, moving fast:
+  limbs relative to the body, or -- where the pose is too poor -- boxes changing shape fast.
 """
 
 from __future__ import annotations
@@ -38,12 +43,18 @@ class FallParams:
     ground_timeout_s: float = 2.5  # a descent not followed by the ground within this: not a fall
     recover_height: float = 0.8  # back to this fraction of upright height, taller than wide: up
     vanish_is_ground: bool = True  # a track lost after a fast descent counts as on the ground
+    # a person lying after a fall stays in place: the box centre travelling this many upright
+    # heights while on the ground is crawling or walking away hunched, not lying (a settling
+    # body shifts its box centre by well under half a height)
+    crawl_distance: float = 0.75
 
     def __post_init__(self) -> None:
         if not 0 < self.min_drop < 1 or not 0 < self.low_height < self.recover_height <= 1:
             raise ValueError("need 0 < min_drop < 1 and 0 < low_height < recover_height <= 1")
         if self.descent_window_s <= 0 or self.ground_s <= 0 or self.ground_timeout_s <= 0:
             raise ValueError("descent_window_s, ground_s and ground_timeout_s must be > 0")
+        if self.crawl_distance <= 0:
+            raise ValueError("crawl_distance must be > 0")
 
 
 @dataclass(frozen=True)
@@ -53,6 +64,7 @@ class FallStatus:
     drop: float  # fraction of the upright height the top fell
     time_on_ground_s: float
     upright_height_px: float
+    at_end: bool = False  # confirmed by ``finish``: down when the source ended (less certain)
 
     @property
     def fallen(self) -> bool:
@@ -69,11 +81,24 @@ class FallMachine:
         self._speed = 0.0
         self._descent_t = 0.0
         self._ground_since: float | None = None
+        self._ground_x: float | None = None  # box centre x when the ground phase began
         self._last_t = 0.0
+        self._at_end = False
 
     def status(self, t: float) -> FallStatus:
         on_ground = 0.0 if self._ground_since is None else max(0.0, t - self._ground_since)
-        return FallStatus(self.state, self._speed, self._drop, on_ground, self._ref_h)
+        return FallStatus(self.state, self._speed, self._drop, on_ground, self._ref_h,
+                          self._at_end)
+
+    def finish(self, t: float) -> FallStatus:
+        """The source ended (or the track is being forgotten) at ``t``. A person seen going down
+        fast and then on the ground who has not got up by now is confirmed fallen, whatever the
+        time on the ground: the stream gives no further chance to see them rise. A descent
+        that never reached the ground is not enough."""
+        if self.state is FallState.GROUND and self._ground_since is not None:
+            self.state = FallState.FALLEN
+            self._at_end = True
+        return self.status(t)
 
     def update(self, t: float, box: npt.NDArray[np.float32], fall_prob: float = 0.0
                ) -> FallStatus:
@@ -98,8 +123,15 @@ class FallMachine:
                 self._reset(t, top, h)
             return self.status(t)
         lying = w / h >= self.p.lying_aspect or h <= self.p.low_height * self._ref_h
+        cx = float(box[0] + box[2]) / 2
+        if self._ground_x is not None and \
+                abs(cx - self._ground_x) > self.p.crawl_distance * self._ref_h:
+            self._reset(t, None, None)  # moving away on the floor: not lying still
+            return self.status(t)
         # lying starts the count; once down, anything short of standing up keeps it going
         self._ground_step(t, lying or self.state is FallState.GROUND)
+        if self._ground_since is not None and self._ground_x is None:
+            self._ground_x = cx
         return self.status(t)
 
     def missing(self, t: float, left_picture: bool = False) -> FallStatus:
@@ -108,7 +140,12 @@ class FallMachine:
         out, which is no evidence of lying."""
         self._last_t = t
         if self.state in (FallState.DESCENDING, FallState.GROUND):
-            self._ground_step(t, self.p.vanish_is_ground and not left_picture)
+            if left_picture:
+                # gone out of the picture while down: they moved (crawled, got up and walked
+                # out of view), which lying people do not do -- no fall to confirm
+                self._reset(t, None, None)
+            else:
+                self._ground_step(t, self.p.vanish_is_ground)
         return self.status(t)
 
     def _check_descent(self, t: float, top: float, fall_prob: float) -> None:
@@ -142,6 +179,8 @@ class FallMachine:
     def _reset(self, t: float, top: float | None, h: float | None) -> None:
         self.state = FallState.UPRIGHT
         self._ground_since = None
+        self._ground_x = None
+        self._at_end = False
         self._drop = self._speed = 0.0
         self._hist.clear()
         if top is not None and h is not None:
@@ -156,30 +195,43 @@ def sustained(flags: npt.NDArray[np.bool_], k: int) -> bool:
 @dataclass(frozen=True)
 class FightParams:
     max_distance: float = 1.0  # centre distance at most this many (larger) body heights
-    min_limb_speed: float = 0.5  # mean limb speed of the pair, body heights per second
+    min_limb_speed: float = 0.5  # mean motion of the pair, body heights per second
     min_score: float = 0.5  # and the classifier's fight probability of either of them
+    # two boxes overlapping this much are one person tracked twice (a detector double), not two
+    # people: grappling bodies overlap, but not to the point of sharing one box
+    same_person_iou: float = 0.7
+
+
+def _iou(a: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> float:
+    iw = max(0.0, float(min(a[2], b[2]) - max(a[0], b[0])))
+    ih = max(0.0, float(min(a[3], b[3]) - max(a[1], b[1])))
+    inter = iw * ih
+    union = float((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1])) - inter
+    return inter / union if union > 0 else 0.0
 
 
 def fighting_pairs(
-    centres: npt.NDArray[np.float32],
-    heights: npt.NDArray[np.float32],
-    limb_speed: npt.NDArray[np.float32],
+    boxes: npt.NDArray[np.float32],
+    motion: npt.NDArray[np.float32],
     fight_prob: npt.NDArray[np.float32],
     params: FightParams,
 ) -> list[tuple[int, int]]:
-    """Index pairs (i < j) of people close together with fast limbs and a confident classifier.
-    ``limb_speed`` is already normalised by each person's height."""
-    n = centres.shape[0]
+    """Index pairs (i < j) of people close together, moving fast and with a confident
+    classifier. ``boxes`` (n, 4) xyxy; ``motion`` per person in body heights per second (limb
+    speed relative to the body, or the box's shape change where the pose is too poor)."""
+    n = boxes.shape[0]
+    centres = (boxes[:, :2] + boxes[:, 2:]) / 2
+    heights = boxes[:, 3] - boxes[:, 1]
     out: list[tuple[int, int]] = []
     for i in range(n):
         for j in range(i + 1, n):
             scale = float(max(heights[i], heights[j], 1.0))
             dist = float(np.hypot(*(centres[i] - centres[j]))) / scale
-            if dist > params.max_distance:
+            if dist > params.max_distance or _iou(boxes[i], boxes[j]) >= params.same_person_iou:
                 continue
-            limbs = float(limb_speed[i] + limb_speed[j]) / 2
+            pair_motion = float(motion[i] + motion[j]) / 2
             # one attacker is often far busier than the one defending: either may carry it
             prob = float(max(fight_prob[i], fight_prob[j]))
-            if limbs >= params.min_limb_speed and prob >= params.min_score:
+            if pair_motion >= params.min_limb_speed and prob >= params.min_score:
                 out.append((i, j))
     return out

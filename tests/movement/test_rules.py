@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models.movement.synth import make_sample
+from models.movement.synth import fall_sequence, make_sample
 from node.movement.rules import (
     FallMachine,
     FallParams,
@@ -68,7 +68,77 @@ def test_vanishing_after_a_fast_descent_counts_unless_it_left_the_picture() -> N
     _run(m2, standing + falling)
     for i in range(10):
         m2.missing(3.0 + i / 8, left_picture=True)
-    assert m2.state is not FallState.FALLEN
+    assert m2.state is FallState.UPRIGHT  # left the picture while down: cancelled, not paused
+    # ... so a track found again later, lying, does not finish a stale fall
+    m2.update(5.0, _box(80, 240, 190, 60))
+    assert m2.state is FallState.UPRIGHT
+
+
+def test_stream_ending_on_the_ground_confirms_with_at_end() -> None:
+    standing = [_box(100, 100, 60, 200)] * 16
+    falling = [_box(100, 100 + 40 * k, 60 + 30 * k, 200 - 40 * k) for k in range(1, 4)]
+    lying = [_box(80, 240, 190, 60)] * 2  # 0.25 s on the ground, then the clip ends
+    m = FallMachine()
+    assert _run(m, standing + falling + lying) is FallState.GROUND
+    st = m.finish(2.6)
+    assert st.fallen and st.at_end and st.time_on_ground_s < 1.0
+    # a descent that never reached the ground is not confirmed by the end of the stream
+    m2 = FallMachine()
+    _run(m2, [*standing, _box(100, 140, 60, 160), _box(100, 180, 60, 120)])  # crouched
+    assert m2.state is FallState.DESCENDING
+    assert not m2.finish(2.1).fallen
+    # nor is anyone upright
+    m3 = FallMachine()
+    _run(m3, standing)
+    assert not m3.finish(2.0).fallen
+
+
+def test_crawling_away_on_the_floor_cancels() -> None:
+    standing = [_box(100, 100, 60, 200)] * 16
+    falling = [_box(100, 100 + 40 * k, 60 + 30 * k, 200 - 40 * k) for k in range(1, 4)]
+    crawl = [_box(80 + 25 * k, 240, 190, 60) for k in range(12)]  # 200 px/s = 1 height/s
+    assert _run(FallMachine(), standing + falling + crawl) is FallState.UPRIGHT
+    settle = [_box(80 - 3 * k, 240, 190 + 6 * k, 60) for k in range(12)]  # box grows in place
+    assert _run(FallMachine(), standing + falling + settle) is FallState.FALLEN
+
+
+@pytest.mark.parametrize(
+    ("after", "kwargs", "at_most_falls", "at_least_falls"),
+    [("lying 3 s", {}, 20, 16), ("up after 0.5 s", {"get_up_after": 0.5}, 0, 0),
+     ("crawling away at 1 height/s", {"crawl_speed": 1.0}, 2, 0)],
+)
+def test_synthetic_fall_then(after: str, kwargs: dict[str, float], at_most_falls: int,
+                             at_least_falls: int) -> None:
+    """20 seeded synthetic falls (side view, random build, speed and direction) followed by
+    lying for 3 s, getting up 0.5 s after landing, or crawling away (measured: 18, 0, 1)."""
+    falls = 0
+    for seed in range(20):
+        s = fall_sequence(np.random.default_rng(seed), 6.0, 8.0, 2.0, **kwargs)
+        m = FallMachine()
+        for t, b in zip(s.times, s.boxes, strict=True):
+            m.update(float(t), b)
+        falls += m.state is FallState.FALLEN
+    assert at_least_falls <= falls <= at_most_falls, f"{after}: {falls}/20 falls"
+
+
+def test_synthetic_fall_at_the_end_of_the_stream() -> None:
+    """The clip ends 1.5 s after the fall starts (just after landing): ``finish`` confirms
+    most (measured 17/20); the same falls stopped right at their start are never confirmed."""
+    landed, started = 0, 0
+    for seed in range(20):
+        s = fall_sequence(np.random.default_rng(seed), 6.0, 8.0, 2.0)
+        for cut, counter in ((3.5, "landed"), (2.1, "started")):
+            m = FallMachine()
+            keep = s.times <= cut
+            for t, b in zip(s.times[keep], s.boxes[keep], strict=True):
+                m.update(float(t), b)
+            if m.finish(cut).fallen:
+                if counter == "landed":
+                    landed += 1
+                else:
+                    started += 1
+    assert landed >= 15, f"{landed}/20 confirmed at the end"
+    assert started == 0
 
 
 def test_slow_slump_needs_the_classifier() -> None:
@@ -109,16 +179,26 @@ def test_synthetic_sequences(label: str, kind: str | None, expect_fall: bool) ->
 
 
 def test_fight_pairs_need_closeness_motion_and_classifier() -> None:
-    centres = np.asarray([[100, 200], [180, 200], [900, 200]], np.float32)
-    heights = np.asarray([200, 200, 200], np.float32)
+    boxes = np.asarray([[60, 100, 140, 300], [140, 100, 220, 300], [860, 100, 940, 300]],
+                       np.float32)
     fast = np.asarray([1.0, 1.0, 1.0], np.float32)
     prob = np.asarray([0.9, 0.2, 0.9], np.float32)
     p = FightParams()
-    assert fighting_pairs(centres, heights, fast, prob, p) == [(0, 1)]
+    assert fighting_pairs(boxes, fast, prob, p) == [(0, 1)]
     slow = np.asarray([0.1, 0.1, 0.1], np.float32)
-    assert fighting_pairs(centres, heights, slow, prob, p) == []
+    assert fighting_pairs(boxes, slow, prob, p) == []
     calm = np.asarray([0.1, 0.1, 0.1], np.float32)
-    assert fighting_pairs(centres, heights, fast, calm, p) == []
+    assert fighting_pairs(boxes, fast, calm, p) == []
+
+
+def test_one_person_boxed_twice_is_no_fight() -> None:
+    """A detector double (two tracks on one body, IoU ~0.9) is not a pair of people."""
+    boxes = np.asarray([[100, 100, 180, 300], [104, 104, 182, 300]], np.float32)
+    fast = np.asarray([1.0, 1.0], np.float32)
+    prob = np.asarray([0.9, 0.9], np.float32)
+    assert fighting_pairs(boxes, fast, prob, FightParams()) == []
+    grappling = np.asarray([[100, 100, 180, 300], [150, 110, 230, 300]], np.float32)
+    assert fighting_pairs(grappling, fast, prob, FightParams()) == [(0, 1)]
 
 
 def test_sustained() -> None:
