@@ -85,6 +85,28 @@ def night(img: npt.NDArray[np.uint8], rng: np.random.Generator) -> npt.NDArray[n
     return np.asarray(np.clip(x * 255.0, 0, 255), dtype=np.uint8)
 
 
+def cctv(img: npt.NDArray[np.uint8], rng: np.random.Generator) -> npt.NDArray[np.uint8]:
+    """What a cheap street/CCTV camera does: washed-out grey colours, low contrast, low resolution
+    blown up again, sensor noise and heavy compression. Applied to every class (not only to
+    negatives) so that "grey and blurry" is not learnt as a cue for either answer: the first
+    model called grey low-contrast CCTV scenes smoke."""
+    x = img.astype(np.float32)
+    grey = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY).astype(np.float32)[..., None]
+    keep = rng.uniform(0.0, 0.6)  # 0 = fully grey
+    x = grey + keep * (x - grey)
+    mean = float(x.mean())
+    x = (x - mean) * rng.uniform(0.4, 0.8) + mean + rng.uniform(-20, 30)  # flat, often lifted
+    x += rng.normal(0.0, rng.uniform(1.0, 6.0), x.shape)
+    out = np.asarray(np.clip(x, 0, 255), dtype=np.uint8)
+    h, w = out.shape[:2]
+    side = int(rng.integers(48, 112))  # e.g. 176x144 QCIF seen at 192
+    small = cv2.resize(out, (side, max(1, round(side * h / w))), interpolation=cv2.INTER_AREA)
+    out = np.asarray(cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR), dtype=np.uint8)
+    quality = int(rng.integers(10, 40))
+    ok, buf = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    return np.asarray(cv2.imdecode(buf, cv2.IMREAD_COLOR), dtype=np.uint8) if ok else out
+
+
 def augment(
     img: npt.NDArray[np.uint8],
     boxes: list[Box],
@@ -101,6 +123,8 @@ def augment(
         out = blur(out, rng)
     if rng.random() < 0.15:
         out = night(out, rng)
-    if rng.random() < 0.3:
+    if rng.random() < 0.25:
+        out = cctv(out, rng)
+    elif rng.random() < 0.3:
         out = jpeg(out, rng)
     return out

@@ -47,6 +47,12 @@ _RF_SUFFIX = re.compile(r"\.rf\.[0-9a-f]+$")
 _CLIP_FRAME = re.compile(r"^(?P<clip>.+_mp4)-\d+_jpg$")
 _STILL = re.compile(r"^img_(?P<num>\d+)(--\d+-)?_jpg$")
 _DRONE = re.compile(r"^image_\d+_(?P<date>\d{8})_(?P<hh>\d{2})\d{4}_jpg$")
+# Weapons-set images (CC BY 4.0; street, indoor and people scenes) whose name says they may show
+# smoke, fire or muzzle flash: not safe as "no fire, no smoke" negatives, dropped by name.
+_WEAPON_UNSAFE = re.compile(
+    r"smoke|fire|fight|flash|explo|shoot|muzzle|battle|combat|fullauto", re.I
+)
+WEAPON_HELDOUT_FRACTION = 0.2  # weapons groups kept out of training: false alarms only
 
 
 @dataclass(frozen=True)
@@ -79,6 +85,7 @@ class Split:
     val: list[Sample]  # early stopping and threshold choice only
     test: list[Sample]  # fire_smoke/valid: reported, never used for decisions
     heldout_negatives: list[Sample]  # drone sessions kept out of training: false alarms
+    heldout_weapons: list[Sample] = field(default_factory=list)  # weapons groups never trained
     report: dict[str, object] = field(default_factory=dict)
 
 
@@ -147,6 +154,35 @@ def load_yolo_split(split_dir: Path, source: str) -> list[Sample]:
 def load_negative_folder(folder: Path, source: str = "folder") -> list[Sample]:
     """A plain folder of images that contain no fire and no smoke."""
     return [Sample(p, False, False, group_of(p), source) for p in list_images(folder)]
+
+
+def weapon_group(path: Path) -> str:
+    """Numbered frames of one source (``knife-12``, ``clip_mp4-3``) share a group."""
+    base = re.sub(r"_(jpg|jpeg|png)$", "", stem_of(path), flags=re.I)
+    base = re.sub(r"-opencv\d.*$", "", base)  # frames grabbed from one video by timestamp
+    return "weapons_" + (re.sub(r"[-_ ]*\(?\d+\)?[-_ ]*$", "", base) or base)
+
+
+def load_weapon_negatives(images: Path) -> tuple[list[Sample], list[str]]:
+    """Weapons-set images as negatives (source ``weapons``), minus names that may show smoke or
+    fire; returns the kept samples and the dropped file names."""
+    kept, dropped = [], []
+    for p in list_images(images):
+        if _WEAPON_UNSAFE.search(p.name):
+            dropped.append(p.name)
+        else:
+            kept.append(Sample(p, False, False, weapon_group(p), "weapons"))
+    return kept, dropped
+
+
+def split_weapon_groups(
+    samples: Sequence[Sample], seed: int, heldout_fraction: float = WEAPON_HELDOUT_FRACTION
+) -> tuple[list[Sample], list[Sample]]:
+    """Seeded split by group: (trainable, held out for false-alarm counting)."""
+    groups = sorted({s.group for s in samples})
+    random.Random(seed + 7919).shuffle(groups)
+    held = set(groups[: round(heldout_fraction * len(groups))])
+    return [s for s in samples if s.group not in held], [s for s in samples if s.group in held]
 
 
 def dhash(image_bgr: npt.NDArray[np.uint8]) -> npt.NDArray[np.bool_]:
@@ -221,8 +257,10 @@ def make_split(
     val_fraction: float = 0.2,
     max_images: int | None = None,
     disjoint_from_test: bool = True,
+    weapons_images: Path | None = None,
 ) -> Split:
-    """Build the fit / val / test / held-out split described in the module docstring."""
+    """Build the fit / val / test / held-out split described in the module docstring;
+    ``weapons_images`` adds street/indoor/people negatives (groups split fit/val/held-out)."""
     train = load_yolo_split(fire_root / "train", "fire_smoke/train")
     test = load_yolo_split(fire_root / "valid", "fire_smoke/valid")
     drones = load_negative_folder(drones_images, "drones") if drones_images else []
@@ -242,7 +280,11 @@ def make_split(
     if disjoint_from_test:
         dropped_groups = {s.group for s, hit in zip(train, shares_clip, strict=True) if hit}
         dropped_groups |= dup_with_test
-    pool = train + drones_fit
+    weapons, weapons_dropped = (
+        load_weapon_negatives(weapons_images) if weapons_images else ([], [])
+    )
+    weapons_fit, weapons_heldout = split_weapon_groups(weapons, seed)
+    pool = train + drones_fit + weapons_fit
     kept = [s for s in pool if s.group not in dropped_groups]
 
     val_groups = _pick_val_groups(kept, val_fraction, random.Random(seed))
@@ -275,10 +317,13 @@ def make_split(
         "val": _counts(val),
         "test": _counts(test),
         "heldout_negatives": len(heldout),
+        "weapons_negatives_trainable": len(weapons_fit),
+        "weapons_heldout": len(weapons_heldout),
+        "weapons_dropped_by_name": weapons_dropped,
         "fit_groups": sorted({s.group for s in fit}),
         "val_groups": sorted(val_groups),
     }
-    return Split(fit, val, test, heldout, report)
+    return Split(fit, val, test, heldout, heldout_weapons=weapons_heldout, report=report)
 
 
 def _pick_val_groups(kept: list[Sample], fraction: float, rng: random.Random) -> set[str]:
@@ -289,7 +334,7 @@ def _pick_val_groups(kept: list[Sample], fraction: float, rng: random.Random) ->
     of the dataset).
     """
     val: set[str] = set()
-    for source in ("fire_smoke/train", "drones"):
+    for source in ("fire_smoke/train", "drones", "weapons"):
         sizes = Counter(s.group for s in kept if s.source == source)
         groups = sorted(sizes)
         rng.shuffle(groups)

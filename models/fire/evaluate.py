@@ -31,10 +31,13 @@ from models.fire.data import (
     drone_sessions,
     list_images,
     load_negative_folder,
+    load_weapon_negatives,
     load_yolo_split,
+    split_weapon_groups,
 )
-from node.fire.cam import cam_box, class_activation_map
+from node.fire.cam import CAM_REGIONS, CamRegion, cam_box, class_activation_map
 from node.fire.model import FireManifest, FireModel, OrtFireBackend
+from node.fire.smoothing import KOfNAlarm, SmoothingParams
 
 IOU_HIT = 0.3
 VIDEO_FRAMES_PER_CLIP = 40
@@ -150,17 +153,55 @@ def video_frames(path: Path, per_clip: int = VIDEO_FRAMES_PER_CLIP) -> Iterator[
         cap.release()
 
 
+SMOOTHING = {"k": 3, "n": 5, "hysteresis": 0.15, "hold_k": 1}  # the node's defaults (FireConfig)
+
+
+def smoothed_alarms(
+    scores: Sequence[npt.NDArray[np.float32]],
+    thresholds: dict[str, float],
+    k: int = 3,
+    n: int = 5,
+    hysteresis: float = 0.15,
+    hold_k: int = 1,
+) -> dict[str, Any]:
+    """Run an ordered score sequence through the node's k-of-n alarms (one per class): the share
+    of frames during which an alarm is active and how many alarms rise (= events the node would
+    raise)."""
+    alarms = {
+        c: KOfNAlarm(SmoothingParams(k, n, t, max(0.0, t - hysteresis), hold_k))
+        for c, t in thresholds.items()
+        if c in CLASSES
+    }
+    active_frames, rises = 0, 0
+    was = dict.fromkeys(alarms, False)
+    for frame_scores in scores:
+        now = {c: a.update(float(frame_scores[CLASSES.index(c)])) for c, a in alarms.items()}
+        rises += sum(1 for c in now if now[c] and not was[c])
+        active_frames += any(now.values())
+        was = now
+    total = len(scores)
+    return {
+        "alarm_frame_rate": round(active_frames / total, 4) if total else None,
+        "alarm_events": rises,
+    }
+
+
 def false_alarm_report(
     model: FireModel,
     frames: Iterator[tuple[str, npt.NDArray[np.uint8]]],
     thresholds: dict[str, float],
+    sequence: bool = False,
 ) -> dict[str, Any]:
+    """Per-frame false alarms (a frame whose score reaches a threshold) and, for an ordered
+    ``sequence`` (a video), the node's k-of-n smoothed alarms over the same frames."""
     n = 0
     hits = {c: 0 for c in CLASSES}
     any_hit = 0
     worst: list[tuple[float, str]] = []
+    seq: list[npt.NDArray[np.float32]] = []
     for name, img in frames:
         scores = model.predict(img).scores
+        seq.append(scores)
         flags = {c: bool(scores[k] >= thresholds[c]) for k, c in enumerate(CLASSES)}
         n += 1
         for c, f in flags.items():
@@ -168,12 +209,15 @@ def false_alarm_report(
         any_hit += any(flags.values())
         worst.append((float(scores.max()), name))
     worst.sort(reverse=True)
-    return {
+    out: dict[str, Any] = {
         "frames": n,
         "false_alarm_rate": round(any_hit / n, 4) if n else None,
         "per_class_rate": {c: round(h / n, 4) if n else None for c, h in hits.items()},
         "highest": [{"frame": nm, "score": round(s, 3)} for s, nm in worst[:5]],
     }
+    if sequence:
+        out["k_of_n"] = {**SMOOTHING, **smoothed_alarms(seq, thresholds, **SMOOTHING)}
+    return out
 
 
 def latency_compare(
@@ -211,6 +255,8 @@ def evaluate(
     cam_threshold: float = 0.7,
     thresholds: dict[str, float] | None = None,
     heldout_drones: Path | None = None,
+    heldout_weapons: Path | None = None,
+    seed: int = 0,
 ) -> dict[str, Any]:
     """Everything in the module docstring; ``heldout_drones`` is the drone image folder of which
     only the capture sessions kept out of training (``models.fire.data.drone_sessions``) count."""
@@ -231,18 +277,23 @@ def evaluate(
         held = [d for d in drones if d.group in kept_out]
         result["heldout_drones"] = evaluate_negative_samples(model, held, th)
         result["heldout_drones"]["sessions"] = kept_out
+    if heldout_weapons is not None:  # the weapons groups make_split(seed) kept out of training
+        _, held_w = split_weapon_groups(load_weapon_negatives(heldout_weapons)[0], seed)
+        result["heldout_weapons"] = evaluate_negative_samples(model, held_w, th)
     if videos:
         clips = [v for p in videos for v in (sorted(p.glob("*.mp4")) if p.is_dir() else [p])]
         result["videos"] = {
-            c.name: false_alarm_report(model, video_frames(c), th) for c in clips
+            c.name: false_alarm_report(model, video_frames(c), th, sequence=True) for c in clips
         }
-        total = sum(r["frames"] for r in result["videos"].values())
-        alarms = sum(
-            round(r["false_alarm_rate"] * r["frames"]) for r in result["videos"].values()
-        )
+        rows = list(result["videos"].values())
+        total = sum(r["frames"] for r in rows)
+        alarms = sum(round(r["false_alarm_rate"] * r["frames"]) for r in rows)
+        smoothed = sum(round(r["k_of_n"]["alarm_frame_rate"] * r["frames"]) for r in rows)
         result["videos_total"] = {
             "frames": total,
             "false_alarm_rate": round(alarms / total, 4) if total else None,
+            "k_of_n_alarm_frame_rate": round(smoothed / total, 4) if total else None,
+            "k_of_n_alarm_events": sum(r["k_of_n"]["alarm_events"] for r in rows),
         }
     return result
 
@@ -260,3 +311,46 @@ def dumps(result: dict[str, Any]) -> str:
 
 def image_paths(folder: Path) -> list[Path]:
     return list_images(folder)
+
+
+CAM_SWEEP_THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9)
+
+
+def cam_sweep(
+    model: FireModel,
+    samples: Sequence[Sample],
+    thresholds: Sequence[float] = CAM_SWEEP_THRESHOLDS,
+    regions: Sequence[CamRegion] = CAM_REGIONS,
+) -> dict[str, Any]:
+    """IoU >= 0.3 hit rate of the fire CAM box for every (region rule, threshold) on the fire
+    images of ``samples``, against two references: the box enclosing all labelled fire boxes
+    (``union``) and the best-matching single fire box (``best``). The CAM is computed once per
+    image, so the sweep costs one inference per image."""
+    fire_k = model.manifest.labels.index("fire")
+    cams: list[tuple[npt.NDArray[np.float32], int, int, Sample]] = []
+    for s in samples:
+        if not s.fire_boxes:
+            continue
+        img = _read(s.path)
+        pred = model.predict(img)
+        cam = class_activation_map(
+            pred.features, model.head_weight[fire_k], float(model.head_bias[fire_k])
+        )
+        cams.append((cam, img.shape[1], img.shape[0], s))
+    rows = []
+    for region in regions:
+        for t in thresholds:
+            union_hits = best_hits = 0
+            for cam, w, h, s in cams:
+                b = cam_box(cam, w, h, t, region)
+                norm = (float(b[0]) / w, float(b[1]) / h, float(b[2]) / w, float(b[3]) / h)
+                union_hits += metrics.iou(norm, metrics.enclosing(s.fire_boxes)) >= IOU_HIT
+                best_hits += max(metrics.iou(norm, fb) for fb in s.fire_boxes) >= IOU_HIT
+            n = max(1, len(cams))
+            rows.append({
+                "region": region,
+                "threshold": t,
+                "hit_rate_union": round(union_hits / n, 4),
+                "hit_rate_best_box": round(best_hits / n, 4),
+            })
+    return {"fire_images": len(cams), "rows": rows}

@@ -62,6 +62,31 @@ def best_f1_threshold(
     return float(grid[int(np.argmax(f1s))])
 
 
+def capped_f1_threshold(
+    y_true: npt.ArrayLike,
+    scores: npt.ArrayLike,
+    negatives: npt.ArrayLike,
+    max_false_alarm: float,
+    floor: float = 0.5,
+    ceiling: float = 0.95,
+) -> float:
+    """Like ``best_f1_threshold``, but only among thresholds at which at most ``max_false_alarm``
+    of the ``negatives`` (a mask of scene-level negative images) score at or above it; the
+    ceiling when no threshold on the grid is that quiet. False alarms are what makes an
+    operator switch an alarm off, so they bound the operating point first."""
+    t = np.asarray(y_true, dtype=bool)
+    s = np.asarray(scores, dtype=np.float64)
+    neg = np.asarray(negatives, dtype=bool)
+    grid = np.round(np.arange(floor, ceiling + 1e-9, 0.01), 2)
+    quiet = [g for g in grid if not neg.any() or float(np.mean(s[neg] >= g)) <= max_false_alarm]
+    if not quiet:
+        return float(ceiling)
+    if not t.any():
+        return float(quiet[0])
+    f1s = [prf1(t, s >= g)[2] for g in quiet]
+    return float(quiet[int(np.argmax(f1s))])
+
+
 def iou(a: Sequence[float], b: Sequence[float]) -> float:
     """IoU of two xyxy boxes."""
     ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))

@@ -16,20 +16,23 @@ from models.fire.export import (
     run_export,
     write_manifest,
 )
-from models.fire.quantize import calibration_samples, quantize
-from models.fire.train import config_from_args, train
+from models.fire.quantize import CALIBRATION_IMAGES, calibration_samples, quantize
+from models.fire.train import config_from_args, finish_from_checkpoint, train
 
-CALIBRATION_IMAGES = 120
+VERSION = "2"  # fire@2: weapons/CCTV negatives, capped thresholds, INT8 reduce_range
+
+VIDEOS = "videos"  # <data>/../videos: street clips, false alarms only (never trained on)
 
 
 def run(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
-    result = train(cfg)
+    # --finish: thresholds, export, INT8 and evaluation for an existing OUT/fire_best.pt
+    result = finish_from_checkpoint(cfg) if getattr(args, "finish", False) else train(cfg)
     report_path = result.report_path or cfg.out / "train_report.json"
     summary: dict[str, Any] = {
         "thresholds": result.thresholds,
         "export": run_export(
-            result.checkpoint, cfg.out, report_path, cfg.data / "valid" / "images"
+            result.checkpoint, cfg.out, report_path, cfg.data / "valid" / "images", VERSION
         ),
     }
     if not args.no_int8:
@@ -39,17 +42,25 @@ def run(args: argparse.Namespace) -> int:
             seed=cfg.seed,
             max_images=cfg.max_images,
             disjoint_from_test=cfg.disjoint_from_test,
+            weapons_images=cfg.weapons,
         )
         calib = calibration_samples(split.fit, CALIBRATION_IMAGES, cfg.seed)
         summary["int8"] = quantize(cfg.out / FP32_NAME, cfg.out / INT8_NAME, calib, cfg.input_size)
         write_manifest(
-            load_net(result.checkpoint), cfg.out, cfg.input_size, result.thresholds, "1"
+            load_net(result.checkpoint), cfg.out, cfg.input_size, result.thresholds, VERSION
         )
     manifest = cfg.out / MANIFEST_NAME
     precisions = ["fp32"] if args.no_int8 else ["fp32", "int8"]
     for precision in precisions:
+        videos = cfg.data.parent / VIDEOS
         summary[f"eval_{precision}"] = evaluate(
-            manifest, precision, data=cfg.data, heldout_drones=cfg.negatives
+            manifest,
+            precision,
+            data=cfg.data,
+            heldout_drones=cfg.negatives,
+            heldout_weapons=cfg.weapons,
+            videos=[videos] if videos.is_dir() else [],
+            seed=cfg.seed,
         )
     if not args.no_int8:
         files = {"fp32": cfg.out / FP32_NAME, "int8": cfg.out / INT8_NAME}
@@ -59,3 +70,21 @@ def run(args: argparse.Namespace) -> int:
         labelled = summary[f"eval_{precision}"].get("labelled", {})
         print(precision, json.dumps(labelled.get("per_class", {})))
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m models.fire.pipeline``: the same run as ``citywatch train fire``, with
+    ``--weapons`` (the citywatch sub-command does not expose it yet)."""
+    import logging
+
+    from models.fire.train import add_train_arguments
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    p = argparse.ArgumentParser(description=__doc__)
+    add_train_arguments(p)
+    p.add_argument("--no-int8", action="store_true", help="skip INT8 quantisation")
+    return run(p.parse_args(argv))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

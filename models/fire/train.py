@@ -48,6 +48,8 @@ class TrainConfig:
     out: Path
     pretrained: Path
     negatives: Path | None = None
+    weapons: Path | None = None  # weapons-set images: street/indoor/people negatives
+    max_val_false_alarm: float = 0.01  # per class, on val negatives, when choosing thresholds
     seed: int = 0
     epochs: int = 12
     patience: int = 3
@@ -211,6 +213,7 @@ def train(cfg: TrainConfig, split: Split | None = None) -> TrainResult:
             val_fraction=cfg.val_fraction,
             max_images=cfg.max_images,
             disjoint_from_test=cfg.disjoint_from_test,
+            weapons_images=cfg.weapons,
         )
     write_report(split, cfg.out / "split_report.json")
     log.info("split: fit %d, val %d images", len(split.fit), len(split.val))
@@ -272,8 +275,12 @@ def _finish(
     net = build_model(cfg.pretrained)
     net.load_state_dict(torch.load(ckpt, map_location="cpu", weights_only=True))
     scores, targets, val_loss = predict(net, val_ds, cfg.batch_size)
+    # scene-level negatives of val (no fire, no smoke): false alarms bound each threshold
+    none = ~(targets > 0.5).any(axis=1)
     thresholds = {
-        name: metrics.best_f1_threshold(targets[:, k] > 0.5, scores[:, k])
+        name: metrics.capped_f1_threshold(
+            targets[:, k] > 0.5, scores[:, k], none, cfg.max_val_false_alarm
+        )
         for k, name in enumerate(CLASSES)
     }
     report = {
@@ -299,9 +306,21 @@ def finish_from_checkpoint(cfg: TrainConfig) -> TrainResult:
         val_fraction=cfg.val_fraction,
         max_images=cfg.max_images,
         disjoint_from_test=cfg.disjoint_from_test,
+        weapons_images=cfg.weapons,
     )
     val_ds = FireDataset(split.val, cfg.input_size, cfg.seed, train=False, progress=cfg.progress)
-    return _finish(cfg, split, val_ds, cfg.out / "fire_best.pt", [], math.inf, 0.0)
+    # keep the history and time of the run that wrote the checkpoint
+    old = cfg.out / "train_report.json"
+    prior = json.loads(old.read_text()) if old.is_file() else {}
+    return _finish(
+        cfg,
+        split,
+        val_ds,
+        cfg.out / "fire_best.pt",
+        prior.get("history", []),
+        float(prior.get("best_val_loss", math.inf)),
+        float(prior.get("train_seconds", 0.0)),
+    )
 
 
 def parse_args(argv: Sequence[str] | None = None) -> TrainConfig:
@@ -314,6 +333,9 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", type=Path, required=True, help="fire_smoke folder (train/, valid/)")
     p.add_argument("--out", type=Path, required=True, help="output folder")
     p.add_argument("--negatives", type=Path, default=None, help="drone images: hard negatives")
+    p.add_argument(
+        "--weapons", type=Path, default=None, help="weapons-set images folder: scene negatives"
+    )
     p.add_argument("--pretrained", type=Path, default=None, help=f"{DEFAULT_PRETRAINED} path")
     p.add_argument("--epochs", type=int, default=12)
     p.add_argument("--seed", type=int, default=0)
@@ -340,6 +362,7 @@ def config_from_args(a: argparse.Namespace) -> TrainConfig:
         out=a.out,
         pretrained=pretrained,
         negatives=a.negatives,
+        weapons=getattr(a, "weapons", None),  # `citywatch train fire` has no --weapons yet
         seed=a.seed,
         epochs=a.epochs,
         input_size=a.input_size,

@@ -7,6 +7,8 @@ small matrix product per frame.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import cv2
 import numpy as np
 import numpy.typing as npt
@@ -56,17 +58,47 @@ def peak_region_box(
     return int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
 
 
-def cam_box(
-    cam: FloatMap, frame_width: int, frame_height: int, threshold: float = 0.5
-) -> npt.NDArray[np.float32]:
-    """Box (xyxy, frame pixels) around the strongest CAM region.
+CamRegion = Literal["peak", "largest", "union"]
+CAM_REGIONS: tuple[CamRegion, ...] = ("peak", "largest", "union")
 
-    The normalised CAM is upsampled to a working grid with the frame's aspect, thresholded at
-    ``threshold`` (fraction of the peak), and the connected region holding the peak is boxed:
-    a second, weaker fire elsewhere does not stretch the box over the whole frame.
+
+def largest_region_box(mask: npt.NDArray[np.bool_]) -> tuple[int, int, int, int]:
+    """Bounding box (exclusive ends) of the largest 8-connected region of a non-empty ``mask``."""
+    n, _labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    if n < 2:
+        raise ValueError("mask is empty")
+    k = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    x, y, w, h = (int(v) for v in stats[k, :4])
+    return x, y, x + w, y + h
+
+
+def union_box(mask: npt.NDArray[np.bool_]) -> tuple[int, int, int, int]:
+    """Bounding box (exclusive ends) of every pixel of a non-empty ``mask``."""
+    ys, xs = np.nonzero(mask)
+    if len(xs) == 0:
+        raise ValueError("mask is empty")
+    return int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
+
+
+def cam_box(
+    cam: FloatMap,
+    frame_width: int,
+    frame_height: int,
+    threshold: float = 0.5,
+    region: CamRegion = "peak",
+) -> npt.NDArray[np.float32]:
+    """Box (xyxy, frame pixels) around the CAM region above ``threshold`` x peak.
+
+    The normalised CAM is upsampled to a working grid with the frame's aspect (the model input is
+    the whole frame squashed, so the mapping back is a plain scale per axis), thresholded at
+    ``threshold`` (fraction of the peak, after min-max normalisation) and boxed: ``peak`` boxes the
+    connected region holding the peak (a second, weaker fire elsewhere does not stretch the box),
+    ``largest`` the largest region, ``union`` every region.
     """
     if not 0.0 < threshold < 1.0:
         raise ValueError(f"threshold must be in (0, 1), got {threshold}")
+    if region not in CAM_REGIONS:
+        raise ValueError(f"region must be one of {CAM_REGIONS}, got {region!r}")
     if frame_width <= 0 or frame_height <= 0:
         raise ValueError(f"frame size must be positive, got {frame_width}x{frame_height}")
     scale = CAM_WORK_SIDE / max(frame_width, frame_height)
@@ -74,7 +106,13 @@ def cam_box(
     gh = max(1, round(frame_height * scale))
     grid = normalize_cam(upsample(normalize_cam(cam), gw, gh))
     peak = np.unravel_index(int(np.argmax(grid)), grid.shape)
-    x1, y1, x2, y2 = peak_region_box(grid >= threshold, (int(peak[0]), int(peak[1])))
+    mask = grid >= threshold
+    if region == "peak":
+        x1, y1, x2, y2 = peak_region_box(mask, (int(peak[0]), int(peak[1])))
+    elif region == "largest":
+        x1, y1, x2, y2 = largest_region_box(mask)
+    else:
+        x1, y1, x2, y2 = union_box(mask)
     sx, sy = frame_width / gw, frame_height / gh
     return np.array([x1 * sx, y1 * sy, x2 * sx, y2 * sy], dtype=np.float32)
 
