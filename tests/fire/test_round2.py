@@ -30,8 +30,14 @@ def test_weapon_group_joins_numbered_frames_of_one_source(name: str, group: str)
 
 
 def test_weapon_negatives_drop_names_that_may_show_smoke_or_fire(tmp_path: Path) -> None:
-    for n in ("a_1_jpg.rf.x.jpg", "holding-smoke-stick_jpg.rf.x.jpg", "Gun-fight_mp4-2_jpg.rf.x.jpg",
-              "marine-fires_jpg.rf.x.jpg", "b_2_jpg.rf.x.jpg"):
+    names = (
+        "a_1_jpg.rf.x.jpg",
+        "holding-smoke-stick_jpg.rf.x.jpg",
+        "Gun-fight_mp4-2_jpg.rf.x.jpg",
+        "marine-fires_jpg.rf.x.jpg",
+        "b_2_jpg.rf.x.jpg",
+    )
+    for n in names:
         (tmp_path / n).write_bytes(b"")
     kept, dropped = load_weapon_negatives(tmp_path)
     assert sorted(s.path.name for s in kept) == ["a_1_jpg.rf.x.jpg", "b_2_jpg.rf.x.jpg"]
