@@ -73,6 +73,25 @@ class CachedReader:
         return next(self._it, None)
 
 
+def prediction_convs(path: Path) -> list[str]:
+    """The head's 1x1 prediction convs (directly or via a Sigmoid into the per-level Concat)."""
+    import onnx
+
+    g = onnx.load(str(path)).graph
+    prod = {o: n for n in g.node for o in n.output}
+    names = []
+    for n in g.node:
+        if n.op_type != "Concat":
+            continue
+        for i in n.input:
+            src = prod.get(i)
+            if src is not None and src.op_type == "Sigmoid":
+                src = prod.get(src.input[0])
+            if src is not None and src.op_type == "Conv" and src.name not in names:
+                names.append(src.name)
+    return names
+
+
 def quantize(fp32: Path, out: Path, calib: Sequence[Path]) -> None:
     from onnxruntime.quantization import (
         CalibrationDataReader,
@@ -92,7 +111,11 @@ def quantize(fp32: Path, out: Path, calib: Sequence[Path]) -> None:
         quantize_static(
             str(prepped), str(out), Reader(calib), quant_format=QuantFormat.QDQ,
             per_channel=True, weight_type=QuantType.QInt8, activation_type=QuantType.QUInt8,
-            calibrate_method=CalibrationMethod.MinMax,
+            # MinMax lost most of the accuracy (validation pistol AP50 0.34 -> 0.19, drone
+            # 0.79 -> 0.30); percentile calibration with float prediction convs keeps more
+            # (0.27 / 0.40) but INT8 is still clearly worse: FP32 is the default model
+            calibrate_method=CalibrationMethod.Percentile,
+            nodes_to_exclude=prediction_convs(prepped),
         )  # fmt: skip
 
 
