@@ -31,7 +31,9 @@ def register(esub: Any) -> None:
         help="Object-free video, folder of videos or of images (repeatable).",
     )  # fmt: skip
     p.add_argument("--every", type=int, default=10, help="Videos: every N-th frame.")
-    p.add_argument("--threshold", type=float, default=0.3, help="Operating threshold.")
+    p.add_argument(
+        "--threshold", type=float, default=0.4, help="Operating threshold (the node default)."
+    )
     p.add_argument("--baseline", type=Path, help="yolox_nano.onnx: COCO baseline on the same data.")
     p.add_argument("--person-gt", type=Path, help="annotations.csv of people (hand-checked).")
     p.add_argument("--json", action="store_true")
