@@ -102,7 +102,9 @@ class Camera:
     noise: float  # keypoint noise, fraction of the scale
     dropout: float  # per keypoint probability of being missed
     frame_drop: float  # probability that a whole frame has no pose
-    follow: bool = False  # a panning camera keeps the person centred (no image-space travel)
+    # a panning camera following the person: 0 fixed, 1 keeps them centred (no image-space
+    # travel); operators and phone footage lag behind, so anything in between
+    follow: float = 0.0
 
 
 def project(joints: F, cam: Camera) -> F:
@@ -166,7 +168,7 @@ def _fall(rng: np.random.Generator, t0: float, get_up_after: float | None = None
     direction = rng.choice(["forward", "backward", "side"])
     collapse = rng.random() < 0.4  # knees buckle first (the elderly fall), then tip over
     walk_speed = rng.uniform(0.0, 0.9) if rng.random() < 0.6 else 0.0
-    base = _gait(rng, walk_speed, rng.uniform(1.6, 2.1), 0.35, 0.6, 0.3, 0.05, 0.01, 0.2)
+    base = _gait(rng, walk_speed, rng.uniform(0.8, 1.05), 0.35, 0.6, 0.3, 0.05, 0.01, 0.2)
     end_angle = rng.uniform(1.3, 1.6)
 
     def at(t: float) -> Pose3D:
@@ -280,7 +282,7 @@ def _observe(motion: Motion, times: F, cam: Camera, rng: np.random.Generator) ->
         pose = motion(float(t))
         xy = project(skeleton(pose), cam)
         if cam.follow:
-            xy[:, 0] -= project(pose.pelvis[None], cam)[0, 0] - start[0]
+            xy[:, 0] -= cam.follow * (project(pose.pelvis[None], cam)[0, 0] - start[0])
         lo, hi = xy.min(axis=0), xy.max(axis=0)
         size = max(hi[1] - lo[1], hi[0] - lo[0], 1.0)
         # detector boxes reach above the nose (hair) and below the ankles (feet), and jitter
@@ -315,7 +317,7 @@ def random_camera(rng: np.random.Generator) -> Camera:
         noise=rng.uniform(0.002, 0.02),
         dropout=rng.uniform(0.0, 0.3),
         frame_drop=rng.uniform(0.0, 0.15),
-        follow=bool(rng.random() < 0.2),
+        follow=float(rng.uniform(0.5, 1.0)) if rng.random() < 0.3 else 0.0,
     )
 
 
@@ -341,13 +343,14 @@ def make_sample(label: str, rng: np.random.Generator, duration: float, rate_hz: 
     # events land so that their decisive part is inside the window
     t_event = float(t_rel[0] + rng.uniform(0.15, 0.55) * duration)
     if label == "walk":
-        m = _gait(rng, rng.uniform(0.4, 1.0), rng.uniform(1.5, 2.2), rng.uniform(0.3, 0.5),
+        m = _gait(rng, rng.uniform(0.4, 1.0), rng.uniform(0.75, 1.1), rng.uniform(0.3, 0.5),
                   rng.uniform(0.5, 0.8), rng.uniform(0.2, 0.45), rng.uniform(0.0, 0.1),
                   0.01, rng.uniform(0.1, 0.4))
     elif label == "run":
-        m = _gait(rng, rng.uniform(1.4, 3.5), rng.uniform(2.4, 3.4), rng.uniform(0.6, 0.9),
-                  rng.uniform(1.2, 1.9), rng.uniform(0.5, 0.9), rng.uniform(0.1, 0.3),
-                  0.03, rng.uniform(1.2, 1.6))
+        # from a light jog (bent arms, knees flexing ~0.9 rad) to a sprint
+        m = _gait(rng, rng.uniform(1.2, 3.5), rng.uniform(1.2, 1.7), rng.uniform(0.5, 0.9),
+                  rng.uniform(0.9, 1.9), rng.uniform(0.5, 0.9), rng.uniform(0.1, 0.3),
+                  rng.uniform(0.02, 0.05), rng.uniform(0.9, 1.7))
     elif label == "fall":
         m = _fall(rng, t_event)
     elif label == "fight":

@@ -25,6 +25,7 @@ from node.analytics.base import AnalysisResult, Analytic, Observation
 from node.detect.detections import Detections, box_iou
 from node.detect.yolox import DetectorSession, detect
 from node.frame import Frame
+from node.movement.camera_motion import PanEstimator
 from node.movement.classifier import DEFAULT_SIDECAR, MovementClassifier
 from node.movement.features import (
     FEATURE_INDEX,
@@ -96,6 +97,7 @@ class _Track:
     times: deque[float] = field(default_factory=deque)
     boxes: deque[npt.NDArray[np.float32]] = field(default_factory=deque)
     kps: deque[npt.NDArray[np.float32]] = field(default_factory=deque)
+    offsets: deque[npt.NDArray[np.float32]] = field(default_factory=deque)  # camera pan (x, y)
     votes: dict[str, deque[bool]] = field(default_factory=dict)
     probs: dict[str, float] = field(default_factory=dict)
     evidence: dict[str, float] = field(default_factory=dict)
@@ -103,19 +105,27 @@ class _Track:
     escalated: set[str] = field(default_factory=set)
     counted: set[str] = field(default_factory=set)
 
-    def add(self, t: float, box: npt.NDArray[np.float32], kps: npt.NDArray[np.float32]) -> None:
+    def add(self, t: float, box: npt.NDArray[np.float32], kps: npt.NDArray[np.float32],
+            offset: npt.NDArray[np.float32]) -> None:
         self.times.append(t)
         self.boxes.append(box)
         self.kps.append(kps)
+        self.offsets.append(offset)
         self.last_seen = t
         while self.times and t - self.times[0] > HISTORY_S:
             self.times.popleft()
             self.boxes.popleft()
             self.kps.popleft()
+            self.offsets.popleft()
 
     def series(self) -> Series:
-        return Series(np.asarray(self.times, np.float32), np.stack(self.boxes),
-                      np.stack(self.kps))
+        """The history in stabilised coordinates (the camera's pan taken out), so speeds are
+        speeds over the ground."""
+        off = np.stack(self.offsets)
+        kps = np.stack(self.kps).copy()
+        kps[:, :, :2] -= off[:, None, :]
+        return Series(np.asarray(self.times, np.float32),
+                      (np.stack(self.boxes) - np.tile(off, 2)).astype(np.float32), kps)
 
     def vote(self, action: str, flag: bool, n: int) -> deque[bool]:
         q = self.votes.setdefault(action, deque(maxlen=n))
@@ -171,6 +181,7 @@ class MovementAnalytic:
                                   config.action_threshold)
         self._tracks: dict[int, _Track] = {}
         self._grids: dict[int, Series] = {}
+        self._pan = PanEstimator() if config.compensate_camera else None
         self._last_frame: Frame | None = None
         self.last_poses = Poses.empty()  # for side-by-side evaluation (the NFD baseline)
         self.counts: dict[str, int] = {a: 0 for a in ("walk", "run", "fall", "fight")}
@@ -178,6 +189,8 @@ class MovementAnalytic:
     def reset(self) -> None:
         self._tracker.reset()
         self._tracks.clear()
+        if self._pan is not None:
+            self._pan.reset()
 
     def analyze(self, frame: Frame) -> AnalysisResult:
         start = time.perf_counter()
@@ -186,6 +199,8 @@ class MovementAnalytic:
         dets = detect(self._detector(), frame.image, score_threshold=0.1, iou_threshold=0.45)
         people = self._people(dets)
         tracked = self._tracker.update(people, t)
+        if self._pan is not None:
+            self._pan.update(frame.image, people.xyxy)
         poses = self.last_poses = self._pose.estimate(frame.image)
         seen = self._update_tracks(tracked, poses, t, (frame.height, frame.width))
         windows = self._classify(seen, t)
@@ -209,6 +224,10 @@ class MovementAnalytic:
         if self._last_frame is None:
             return []
         return self._observations(self._last_frame, t)
+
+    def _offset(self) -> npt.NDArray[np.float32]:
+        return (np.zeros(2, np.float32) if self._pan is None
+                else self._pan.offset.astype(np.float32).copy())
 
     def fall_states(self) -> dict[int, str]:
         """Fall-machine state of every track still remembered (lost ones included)."""
@@ -243,7 +262,7 @@ class MovementAnalytic:
             tr = self._tracks.get(tid)
             if tr is None:
                 tr = self._tracks[tid] = _Track(tid, self._inherit(box, t))
-            tr.add(t, box, kps[i])
+            tr.add(t, box, kps[i], self._offset())
             tr.fall.update(t, box, tr.probs.get("fall", 0.0))
             seen.append(tr)
         ids = {tr.tid for tr in seen}

@@ -26,7 +26,7 @@ F32 = npt.NDArray[np.float32]
 FEATURES = (
     "vx", "vy", "v_top", "log_aspect", "d_log_aspect", "height_ratio", "torso_tilt",
     "torso_visible", "limb_speed", "wrist_speed", "proximity", "neighbour_limb_speed",
-    "kp_visible", "pose_extent",
+    "kp_visible", "pose_extent", "arm_bend", "knee_bend", "stride", "hip_bob",
 )  # fmt: skip
 NUM_FEATURES = len(FEATURES)
 FEATURE_INDEX = {name: i for i, name in enumerate(FEATURES)}
@@ -147,11 +147,39 @@ def window_features(
     y = kps[:, :, 1]
     extent = np.where(ok, y, -np.inf).max(axis=1) - np.where(ok, y, np.inf).min(axis=1)
     f[:, 13] = np.where(ok.sum(axis=1) >= 2, extent, 0.0) / s
+    # posture cues of running that survive a panning camera (they need no image travel):
+    # runners carry their arms bent and flex the swing knee deeply; the ankles' signed
+    # separation oscillates with the stride; the hips bob with each (airborne) step
+    f[:, 14] = joint_bend(kps, ok, "shoulder", "elbow", "wrist")
+    f[:, 15] = joint_bend(kps, ok, "hip", "knee", "ankle")
+    la, ra = KP["left_ankle"], KP["right_ankle"]
+    both = ok[:, la] & ok[:, ra]
+    f[:, 16] = np.where(both, kps[:, la, 0] - kps[:, ra, 0], 0.0) / s
+    hips = ok[:, KP["left_hip"]] & ok[:, KP["right_hip"]]
+    hip_y = (kps[:, KP["left_hip"], 1] + kps[:, KP["right_hip"], 1]) / 2 - cy
+    bob = _velocity(hip_y.astype(np.float32), dt) / s
+    bob[1:] *= hips[1:] & hips[:-1]
+    f[:, 17] = np.where(hips, bob, 0.0)
     # speeds: a swapped identity or a box jump is not motion
-    for k in (0, 1, 2, 8, 9, 11):
+    for k in (0, 1, 2, 8, 9, 11, 17):
         f[:, k] = np.clip(f[:, k], -SPEED_CLIP, SPEED_CLIP)
     f[:, 4] = np.clip(f[:, 4], -SPEED_CLIP, SPEED_CLIP)
     return np.nan_to_num(f, nan=0.0, posinf=0.0, neginf=0.0)
+
+
+def joint_bend(kps: F32, ok: npt.NDArray[np.bool_], a: str, b: str, c: str) -> F32:
+    """Per step, the larger bend over both sides of the chain ``a-b-c`` (e.g. shoulder, elbow,
+    wrist): ``1 - |ac| / (|ab| + |bc|)``, 0 for a straight limb, ~0.3 at a right angle; 0 where
+    no side is fully visible. Scale- and translation-free."""
+    out = np.zeros(kps.shape[0], np.float32)
+    for side in ("left", "right"):
+        ia, ib, ic = KP[f"{side}_{a}"], KP[f"{side}_{b}"], KP[f"{side}_{c}"]
+        vis = ok[:, ia] & ok[:, ib] & ok[:, ic]
+        pa, pb, pc = kps[:, ia, :2], kps[:, ib, :2], kps[:, ic, :2]
+        chain = np.linalg.norm(pa - pb, axis=1) + np.linalg.norm(pb - pc, axis=1)
+        bend = 1.0 - np.linalg.norm(pa - pc, axis=1) / np.maximum(chain, 1e-3)
+        out = np.maximum(out, np.where(vis & (chain > 1e-3), bend, 0.0).astype(np.float32))
+    return out
 
 
 def torso_tilt(kps: F32, ok: npt.NDArray[np.bool_]) -> tuple[F32, F32]:

@@ -109,6 +109,11 @@ class MovementConfig(AnalyticConfig):
     fight_min_limb_speed: float = Field(
         default=0.5, ge=0, description="Least mean limb speed of a fighting pair (heights/s)."
     )
+    compensate_camera: bool = Field(
+        default=True,
+        description="Take a panning camera's motion (median shift of background corners) out "
+        "of the tracks before measuring speeds.",
+    )
     fall: FallRuleConfig = Field(default_factory=FallRuleConfig)
     end_after_s: float = Field(
         default=3.0, gt=0, description="An action unseen for this long ends its event."
