@@ -38,6 +38,7 @@ from models.fire.data import (
 from node.fire.cam import CAM_REGIONS, CamRegion, cam_box, class_activation_map
 from node.fire.model import FireManifest, FireModel, OrtFireBackend
 from node.fire.smoothing import KOfNAlarm, SmoothingParams
+from schemas.config.fire import FireConfig
 
 IOU_HIT = 0.3
 VIDEO_FRAMES_PER_CLIP = 40
@@ -69,7 +70,10 @@ def _read(path: Path) -> npt.NDArray[np.uint8]:
 
 
 def score_samples(
-    model: FireModel, samples: Sequence[Sample], cam_threshold: float
+    model: FireModel,
+    samples: Sequence[Sample],
+    cam_threshold: float,
+    cam_region: CamRegion = "peak",
 ) -> list[Scored]:
     fire_k = model.manifest.labels.index("fire")
     out = []
@@ -82,7 +86,7 @@ def score_samples(
                 pred.features, model.head_weight[fire_k], float(model.head_bias[fire_k])
             )
             h, w = img.shape[:2]
-            box = cam_box(cam, w, h, cam_threshold)
+            box = cam_box(cam, w, h, cam_threshold, cam_region)
             norm = (box[0] / w, box[1] / h, box[2] / w, box[3] / h)
             iou = max(
                 metrics.iou(norm, metrics.enclosing(s.fire_boxes)),
@@ -153,9 +157,6 @@ def video_frames(path: Path, per_clip: int = VIDEO_FRAMES_PER_CLIP) -> Iterator[
         cap.release()
 
 
-SMOOTHING = {"k": 3, "n": 5, "hysteresis": 0.15, "hold_k": 1}  # the node's defaults (FireConfig)
-
-
 def smoothed_alarms(
     scores: Sequence[npt.NDArray[np.float32]],
     thresholds: dict[str, float],
@@ -215,8 +216,15 @@ def false_alarm_report(
         "per_class_rate": {c: round(h / n, 4) if n else None for c, h in hits.items()},
         "highest": [{"frame": nm, "score": round(s, 3)} for s, nm in worst[:5]],
     }
-    if sequence:
-        out["k_of_n"] = {**SMOOTHING, **smoothed_alarms(seq, thresholds, **SMOOTHING)}
+    if sequence:  # with the node's default smoothing (FireConfig)
+        d = FireConfig()
+        out["k_of_n"] = {
+            "k": d.k,
+            "n": d.n,
+            "hysteresis": d.hysteresis,
+            "hold_k": d.hold_k,
+            **smoothed_alarms(seq, thresholds, d.k, d.n, d.hysteresis, d.hold_k),
+        }
     return out
 
 
@@ -252,11 +260,12 @@ def evaluate(
     data: Path | None = None,
     negative_dirs: Sequence[Path] = (),
     videos: Sequence[Path] = (),
-    cam_threshold: float = 0.7,
+    cam_threshold: float | None = None,
     thresholds: dict[str, float] | None = None,
     heldout_drones: Path | None = None,
     heldout_weapons: Path | None = None,
     seed: int = 0,
+    cam_region: CamRegion | None = None,
 ) -> dict[str, Any]:
     """Everything in the module docstring; ``heldout_drones`` is the drone image folder of which
     only the capture sessions kept out of training (``models.fire.data.drone_sessions``) count."""
@@ -266,7 +275,15 @@ def evaluate(
     if data is not None:
         split_dir = data / "valid" if (data / "valid" / "images").is_dir() else data
         samples = load_yolo_split(split_dir, str(split_dir))
-        result["labelled"] = classification_report(score_samples(model, samples, cam_threshold), th)
+        # the node's CAM settings unless told otherwise: the figure is what the node reports
+        defaults = FireConfig()
+        scored = score_samples(
+            model,
+            samples,
+            cam_threshold if cam_threshold is not None else defaults.cam_threshold,
+            cam_region if cam_region is not None else defaults.cam_region,
+        )
+        result["labelled"] = classification_report(scored, th)
         result["labelled"]["folder"] = str(split_dir)
     for folder in negative_dirs:
         frames = ((s.path.name, _read(s.path)) for s in load_negative_folder(folder))

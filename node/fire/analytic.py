@@ -116,7 +116,9 @@ class FireAnalytic:
         # the box is only worth computing when the class is plausibly present
         box = None
         if score >= off:
-            box = cam_box(cam, frame.width, frame.height, self._cfg.cam_threshold)
+            box = cam_box(
+                cam, frame.width, frame.height, self._cfg.cam_threshold, self._cfg.cam_region
+            )
         return ClassDecision(label, score, self._thresholds[label], alarm, box, cam)
 
     def _observation(self, d: ClassDecision) -> Observation:

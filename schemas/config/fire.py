@@ -73,6 +73,12 @@ class FireConfig(AnalyticConfig):
         lt=1,
         description="CAM box: fraction of the CAM peak kept as region (0.7: best IoU on val).",
     )
+    cam_region: Literal["peak", "largest", "union"] = Field(
+        default="peak",
+        description=(
+            "CAM box: the region above cam_threshold holding the peak, the largest one, or all."
+        ),
+    )
     overlay: bool = Field(
         default=True, description="Attach the frame with the CAM heatmap for snapshots."
     )

@@ -16,6 +16,7 @@ from node.fire.analytic import FireAnalytic, FireFactory
 from node.fire.model import FireManifest, FireModel, ModelFileError
 from node.frame import Frame
 from node.lifecycle import EventLifecycle
+from node.registry.defaults import default_registry
 from node.registry.loader import ModelLoader
 from node.registry.store import ModelStore
 from schemas.config import NodeConfig
@@ -159,9 +160,18 @@ def test_default_config_loads_through_the_registry(tmp_path: Path) -> None:
 
 def test_a_registry_model_the_fire_manifest_does_not_describe_is_refused(tmp_path: Path) -> None:
     cfg = NodeConfig.model_validate(
-        {"analytics": {"fire": {"enabled": True, "model": "movement_tcn"}}}
+        {"analytics": {"fire": {"enabled": True, "model": "fire_swapped"}}}
     )
-    loader = ModelLoader(ModelStore(tmp_path, progress_stream=None), ModelsConfig())
+    good = default_registry()["fire_cls"]
+    swapped = good.model_copy(
+        update={
+            "manifest": good.manifest.model_copy(
+                update={"name": "fire_swapped", "labels": ["smoke", "fire"]}
+            )
+        }
+    )
+    store = ModelStore(tmp_path, {"fire_swapped": swapped}, progress_stream=None)
+    loader = ModelLoader(store, ModelsConfig())
     with pytest.raises(ModelFileError, match="labels"):
         resolve_builder("fire")(cfg, BuildContext(node_id="n", data_dir=Path(), models=loader))
 
