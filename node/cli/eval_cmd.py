@@ -10,6 +10,7 @@ from typing import Any
 EVAL_MODULES = [
     "node.cli.eval_faces",
     "node.cli.eval_fire",
+    "node.cli.eval_suspect",
     "node.cli.eval_movement",
 ]
 
