@@ -119,8 +119,9 @@ def detection_metrics(
         tp_count = int(tp_op.sum())
         out[name] = {
             "gt": n_gt,
-            "ap50": round(aps[0], 4),
-            "ap50_95": round(float(np.mean(aps)), 4),
+            # no ground truth: AP is undefined (null in JSON, not NaN)
+            "ap50": round(aps[0], 4) if n_gt else None,
+            "ap50_95": round(float(np.mean(aps)), 4) if n_gt else None,
             "precision": round(tp_count / len(tp_op), 4) if len(tp_op) else None,
             "recall": round(tp_count / n_gt, 4) if n_gt else None,
         }

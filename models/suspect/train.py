@@ -303,7 +303,7 @@ def validate(
 
 
 def _val_score(m: dict[str, dict[str, Any]]) -> float:
-    aps = [v["ap50"] for k, v in m.items() if k != "person" and v["gt"] > 0]
+    aps = [float(v["ap50"]) for k, v in m.items() if k != "person" and v["gt"] > 0]
     return float(np.mean(aps)) if aps else 0.0
 
 
