@@ -1,7 +1,8 @@
 """Fine-tune YOLOX-nano (COCO weights imported from ONNX) to the node's suspect classes.
 
     nice -n 10 .venv-train/bin/python -m models.suspect.train --shared ../shared \\
-        --out runs/suspect/real --iters 1500 [--generated runs/suspect/mix]
+        --out runs/suspect/real --cache runs/suspect/c320 --iters 1000 \
+        [--generated runs/suspect/mixsrc/mix]
 
 Data (splits by source clip/session, seed 0, written to ``<out>/splits.json``):
 
@@ -14,10 +15,11 @@ background would teach the net to forget ``person``. So the original YOLOX-nano 
 labels people (score >= 0.5) on every training image once; its knife is kept from COCO by copying
 its class predictor, and the dataset's knife boxes keep it sharp.
 
-Compute (2 shared CPU cores): images are letterboxed once to the input size and cached as JPEG;
-the stem and the two first stages (the high-resolution, costly part of the backward pass) are
-frozen; one torch thread; a fixed number of iterations (the same budget for every run), the
-checkpoint with the best validation mAP@0.5 is kept. Test splits are never looked at here.
+Compute (2 shared CPU cores): images are letterboxed once to the input size (cached as JPEG with
+their targets); the whole CSPDarknet is frozen and its features are computed once, plain and
+mirrored (float16 memory maps), so an iteration runs only the PAFPN neck and the head; one torch
+thread; a fixed number of iterations (the same budget for every run); the checkpoint with the
+best validation mAP@0.5 over the suspect classes is kept. Test splits are never looked at here.
 """
 
 from __future__ import annotations
