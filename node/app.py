@@ -105,10 +105,14 @@ class OutboxEventSink:
         self.emitted = 0
         self.snapshots = 0
         self.snapshot_failures = 0
+        self._snapshots_done: asyncio.Future[None] | None = None
 
     async def emit(self, event: Event, snapshot_frame: Frame | None) -> None:
-        shots = await self._render(event, snapshot_frame)
-        if shots is not None:
+        """Store the event first (its latency is what consumers feel), then render and publish its
+        snapshot in the background. ``has_snapshot`` promises a JPEG only when one will be made:
+        a wanted snapshot, a frame, and a broker to take it (snapshots are QoS 0, never queued)."""
+        wants = self._wants_snapshot(event, snapshot_frame)
+        if wants:
             event = event.model_copy(update={"has_snapshot": True})
         payload = event.model_dump_json().encode()
         await self._outbox.put(self._topics.event(event.type), payload, self._config.mqtt.qos)
@@ -116,21 +120,37 @@ class OutboxEventSink:
         if self._presence is not None:
             for suffix, state in self._presence.observe(event).items():
                 await self._link.set_state(suffix, state)
-        if shots is not None:
-            await self._publish(event, shots)
+        if wants and snapshot_frame is not None:
+            # Chained, so snapshots reach the broker in event order.
+            self._snapshots_done = asyncio.ensure_future(
+                self._snapshot_after(self._snapshots_done, event, snapshot_frame)
+            )
 
-    async def _render(self, event: Event, frame: Frame | None) -> Rendered | None:
+    async def drain(self) -> None:
+        """Wait until every pending snapshot is published (shutdown, tests)."""
+        while self._snapshots_done is not None and not self._snapshots_done.done():
+            await asyncio.shield(self._snapshots_done)
+
+    def _wants_snapshot(self, event: Event, frame: Frame | None) -> bool:
         if frame is None or event.lifecycle is Lifecycle.UPDATE:
-            return None
-        if not self._link.connected.is_set() or not self._renderer.wanted(event):
-            return None
+            return False
+        return self._link.connected.is_set() and self._renderer.wanted(event)
+
+    async def _snapshot_after(
+        self, previous: asyncio.Future[None] | None, event: Event, frame: Frame
+    ) -> None:
         loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(self._executor, self._renderer.render, event, frame)
-        except Exception:  # a bad image must not cost the event
+            shots = await loop.run_in_executor(self._executor, self._renderer.render, event, frame)
+        except Exception:  # a bad image must not cost anything else
             self.snapshot_failures += 1
             log.exception("snapshot of event %s (%s) failed", event.event_id, event.type)
-            return None
+            shots = None
+        if previous is not None:
+            with contextlib.suppress(Exception):
+                await previous
+        if shots is not None:
+            await self._publish(event, shots)
 
     async def _publish(self, event: Event, shots: Rendered) -> None:
         t = self._topics
@@ -424,6 +444,9 @@ class Node:
             return
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(self.outbox.wait_empty(), timeout_s)
+        if self.sink is not None:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.sink.drain(), timeout_s)
 
     # -- RuntimeControl (the `set` and `snapshot` commands) -------------------------------------
 

@@ -88,7 +88,7 @@ async def test_quick_start_embedded_broker(
         tmp_path / "node.log",
     )
     col = await _connect_when_up(collector_factory, port, ["citywatch/citywatch/#"], p, tmp_path)
-    await col.wait_for(lambda: bool(col.on("/stats") and col.on("/schema")), timeout=30)
+    await col.wait_for(lambda: bool(col.on("/stats") and col.on("/schema")), timeout=60)
     assert col.on("/availability")[-1].payload == b"online"
     late = await collector_factory("127.0.0.1", port, ["citywatch/citywatch/schema"], v311=True)
     await late.wait_for(lambda: bool(late.messages))

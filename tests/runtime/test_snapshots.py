@@ -135,6 +135,7 @@ async def _sink_run(
     try:
         for event, frame in events:
             await sink.emit(event, frame)
+        await sink.drain()
         rows = await outbox.head(100)
     finally:
         await outbox.close()
