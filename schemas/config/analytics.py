@@ -4,18 +4,14 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from schemas.config.analytic import AnalyticConfig
 from schemas.config.base import ConfigSection
+from schemas.config.faces import FacesConfig
+from schemas.config.fire import FireConfig
+from schemas.config.movement import MovementConfig
+from schemas.config.objects import ObjectsConfig
 
-
-class AnalyticConfig(ConfigSection):
-    enabled: bool = Field(default=False, description="Run this analytic.")
-    fps: float = Field(default=5.0, gt=0, description="Most analyses per second per camera.")
-    cameras: list[str] | None = Field(
-        default=None, description="Restrict to these cameras (default: all)."
-    )
-    update_interval_s: float = Field(
-        default=5.0, ge=0, description="Least time between two `update` events of one track."
-    )
+__all__ = ["AnalyticConfig", "AnalyticsConfig", "NoopAnalyticConfig", "SyntheticAnalyticConfig"]
 
 
 class NoopAnalyticConfig(AnalyticConfig):
@@ -34,14 +30,6 @@ class SyntheticAnalyticConfig(AnalyticConfig):
     end_after_s: float = Field(
         default=1.0, gt=0, description="An occurrence ends this long after its frame."
     )
-
-
-# Section models live in their own files and subclass AnalyticConfig above, so they are
-# imported only here, after it exists (a top-of-file import would be circular).
-from schemas.config.faces import FacesConfig  # noqa: E402
-from schemas.config.fire import FireConfig  # noqa: E402
-from schemas.config.movement import MovementConfig  # noqa: E402
-from schemas.config.objects import ObjectsConfig  # noqa: E402
 
 
 class AnalyticsConfig(ConfigSection):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
-from schemas.config.analytics import AnalyticConfig
+from schemas.config.analytic import AnalyticConfig
 
 
 class FacesConfig(AnalyticConfig):

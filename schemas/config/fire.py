@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from schemas.config.analytics import AnalyticConfig
+from schemas.config.analytic import AnalyticConfig
 
 FireClass = Literal["fire", "smoke"]
 FIRE_CLASSES: tuple[FireClass, ...] = ("fire", "smoke")

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from schemas.config.analytics import AnalyticConfig
+from schemas.config.analytic import AnalyticConfig
 from schemas.config.base import ConfigSection
 
 MovementAction = Literal["walk", "run", "fall", "fight"]

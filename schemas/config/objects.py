@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
-from schemas.config.analytics import AnalyticConfig
+from schemas.config.analytic import AnalyticConfig
 from schemas.config.base import ConfigSection
 
 DEFAULT_LABELS = [
     "person", "backpack", "bag", "suitcase", "phone", "knife", "scissors", "stick", "gun",
-    "grenade", "drone", "camera", "yellow_vest",
+    "pistol", "long_gun", "grenade", "drone", "camera", "yellow_vest",
 ]  # fmt: skip
 
 
