@@ -59,6 +59,9 @@ class Analytic(Protocol):
     def reset(self) -> None:
         """Forget per-camera state (e.g. after the source reconnects)."""
 
+    # Optional: ``finish(t) -> list[Observation]``, called once when the source ends for good
+    # (a file without ``loop``), for conclusions only the end allows (movement: still down).
+
 
 class AnalyticFactory(Protocol):
     """Per-node analytic: owns the model, creates per-camera analytics."""

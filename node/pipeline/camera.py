@@ -224,6 +224,7 @@ class CameraPipeline:
             elif self._stopping or not self._camera_enabled:
                 continue  # stopped on purpose; the loop condition decides
             elif self._capture.state == "ended":
+                await self._finish_analytics()
                 return
             else:
                 await self._restart_capture()
@@ -429,6 +430,26 @@ class CameraPipeline:
             if (skip and slot.name in skip) or not slot.lifecycle.active:
                 continue
             await self._emit(slot.lifecycle.expire(mono, wall))
+
+    async def _finish_analytics(self) -> None:
+        """The source ended for good: analytics with a ``finish(t)`` hook (e.g. movement: a
+        person still down when the video ends is a fall) report what that last moment means."""
+        frame = self.latest_frame
+        if frame is None:
+            return
+        loop = asyncio.get_running_loop()
+        for slot in self._slots.values():
+            finish = getattr(slot.analytic, "finish", None)
+            if finish is None or not slot.enabled:
+                continue
+            try:
+                observations = await loop.run_in_executor(
+                    self._executor, finish, self._clock.monotonic()
+                )
+            except Exception:
+                log.exception("%s: %s.finish failed", self.camera, slot.name)
+                continue
+            await self._emit(slot.lifecycle.observe(frame, list(observations)))
 
     async def _end_all(self) -> None:
         wall = self._clock.time()

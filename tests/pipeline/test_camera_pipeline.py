@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from node.analytics.base import AnalyticFactory
+from node.analytics.base import Analytic, AnalyticFactory
 from node.clock import ManualClock
 from node.frame import Frame
 from node.pipeline.camera import CameraPipeline
@@ -23,6 +23,7 @@ from tests.pipeline.fakes import (
     RecordingSink,
     StatusLog,
     grey,
+    no_observations,
     obs,
     until,
 )
@@ -325,3 +326,26 @@ async def test_cancelling_the_task_ends_events_and_stops_capture(
         await task
     assert sink.lifecycles() == ["new", "end"]
     assert feed.stops == [None]
+
+
+class _FinishingFactory(FakeFactory):
+    """An analytic whose conclusion needs the end of the source (movement's `finish` hook)."""
+
+    def create(self, camera: str) -> Analytic:
+        a = super().create(camera)
+        a.finish = lambda t: [obs("fallen-1")]  # type: ignore[attr-defined]
+        return a
+
+
+async def test_source_end_asks_analytics_to_finish(executor: ThreadPoolExecutor) -> None:
+    falls = _FinishingFactory("falls", no_observations, end_after_s=60)
+    feed = ManualFeed()
+    p, sink, _ = make(feed, [falls], executor)
+    task = p.start()
+    await until(lambda: feed.starts == 1)
+    feed.push(grey(0), T0)
+    feed.end()
+    await asyncio.wait_for(task, 5)
+    assert sink.lifecycles() == ["new", "end"]  # concluded at the end, then closed
+    assert sink.events[0][0].type == "object"
+    await p.stop()
