@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
 import stat
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -130,37 +130,78 @@ def test_corrupt_gallery_is_an_error_not_a_wipe(tmp_path: Path) -> None:
 
 
 WRITER = """
-import sys, numpy as np
-from node.face.gallery import Gallery
-g = Gallery(sys.argv[1])
+import hashlib, os, sys
+import numpy as np
+from node.face import gallery as gallery_mod
+
+path, kill_point = sys.argv[1], sys.argv[2]
+g = gallery_mod.Gallery(path)
 rng = np.random.default_rng(0)
-i = 0
-while True:  # enroll forever: the parent kills us at a random point of a write
-    g.add(f"p{i % 50}", rng.standard_normal((40, 128)).astype(np.float32), "mobilefacenet:128")
-    i += 1
-    if i == 3:
-        print("ready", flush=True)
+for i in range(3):  # committed writes: the state the file must keep after the kill
+    g.add(f"p{i}", rng.standard_normal((40, 128)).astype(np.float32), "mobilefacenet:128")
+print("committed", hashlib.sha256(open(path, "rb").read()).hexdigest(), flush=True)
+
+
+def pause(where):  # [why] tell the parent exactly where we are, then wait to be killed
+    print("paused", where, flush=True)
+    sys.stdin.readline()
+    raise SystemExit("the parent was supposed to SIGKILL us here")
+
+
+class HalfWriter:  # wraps the temp file: writes half of the bytes, flushes, pauses
+    def __init__(self, f):
+        self.f = f
+    def __enter__(self):
+        return self
+    def __exit__(self, *exc):
+        return self.f.__exit__(*exc)
+    def write(self, data):
+        self.f.write(data[: len(data) // 2])
+        self.f.flush()
+        pause("mid_temp")
+    def __getattr__(self, name):
+        return getattr(self.f, name)
+
+
+real_fdopen, real_replace = os.fdopen, gallery_mod.Path.replace
+if kill_point == "mid_temp":
+    gallery_mod.os.fdopen = lambda fd, *a, **k: HalfWriter(real_fdopen(fd, *a, **k))
+else:  # before_replace: the temp file is complete and fsynced, the rename not done
+    gallery_mod.Path.replace = lambda self, target: pause("before_replace")
+g.add("p3", rng.standard_normal((40, 128)).astype(np.float32), "mobilefacenet:128")
 """
 
 
-def test_gallery_survives_sigkill_mid_write(tmp_path: Path) -> None:
+@pytest.mark.parametrize("kill_point", ["mid_temp", "before_replace"])
+def test_gallery_survives_sigkill_mid_write(tmp_path: Path, kill_point: str) -> None:
+    """The writer pauses at a known point inside a write and tells us; we SIGKILL it there.
+
+    No timing: the child's stdout says where it is, so every run kills inside the write.
+    """
     path = tmp_path / "gallery.json"
-    torn = attempts = 0
-    while attempts < 3 or (torn == 0 and attempts < 15):
-        attempt = attempts = attempts + 1
-        proc = subprocess.Popen(
-            [sys.executable, "-c", WRITER, str(path)], stdout=subprocess.PIPE, text=True,
-            cwd=Path(__file__).resolve().parents[2],
-        )
-        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
-        time.sleep(0.05 + 0.037 * (attempt % 7))  # land at different points of a write
+    proc = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(path), kill_point],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    try:
+        assert proc.stdout is not None
+        committed = proc.stdout.readline().split()
+        assert committed[0] == "committed", committed
+        assert proc.stdout.readline().split() == ["paused", kill_point]
         os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
-        torn += bool(list(tmp_path.glob(".gallery.json.*.tmp")))  # killed inside a write
-        g = Gallery(path)  # parses, validates, and sweeps the killed writer's temp file
-        assert len(g.names()) >= 3
-        assert all(g.embeddings(n).shape[1] == 128 for n in g.names())
-        assert stat.S_IMODE(path.stat().st_mode) == 0o600
-        assert not list(tmp_path.glob(".gallery.json.*.tmp"))
-    print(f"{torn}/{attempts} kills landed inside a write")
-    assert torn >= 1  # the test is only meaningful if a kill hit a write
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
+    assert proc.returncode == -signal.SIGKILL
+    torn = list(tmp_path.glob(".gallery.json.*.tmp"))
+    assert len(torn) == 1  # the kill really landed inside a write: its temp file is left
+    if kill_point == "mid_temp":  # the temp file is a torn prefix, not valid JSON
+        with pytest.raises(ValueError):
+            json.loads(torn[0].read_bytes())
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == committed[1]  # last committed bytes
+    g = Gallery(path)  # parses, validates, and sweeps the killed writer's temp file
+    assert g.names() == ["p0", "p1", "p2"]
+    assert all(g.embeddings(n).shape == (40, 128) for n in g.names())
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert not list(tmp_path.glob(".gallery.json.*.tmp"))
