@@ -137,22 +137,22 @@ def _read(shared: SharedData, rel: str) -> npt.NDArray[np.uint8]:
 
 @pytest.fixture(scope="module")
 def bundled(tmp_path_factory: pytest.TempPathFactory) -> FireFactory:
-    """The default config: the bundled INT8 model through the node's model loader."""
+    """The default config: the bundled FP32 model through the node's model loader."""
     cfg = NodeConfig.model_validate({"analytics": {"fire": {"enabled": True}}})
     store = ModelStore(tmp_path_factory.mktemp("store"), progress_stream=None)
     loader = ModelLoader(store, ModelsConfig(pull_missing=False))
     ctx = BuildContext(node_id="n", data_dir=Path(), models=loader)
     factory = resolve_builder("fire")(cfg, ctx)
     assert isinstance(factory, FireFactory)
-    assert loader.slot_of("fire") == "fire_cls_int8"
+    assert loader.slot_of("fire") == "fire_cls"
     return factory
 
 
 def test_default_config_loads_through_the_registry(tmp_path: Path) -> None:
-    cfg = NodeConfig.model_validate({"analytics": {"fire": {"enabled": True, "precision": "fp32"}}})
+    cfg = NodeConfig.model_validate({"analytics": {"fire": {"enabled": True, "precision": "int8"}}})
     loader = ModelLoader(ModelStore(tmp_path, progress_stream=None), ModelsConfig())
     resolve_builder("fire")(cfg, BuildContext(node_id="n", data_dir=Path(), models=loader))
-    assert list(loader.handles()) == ["fire_cls"]
+    assert list(loader.handles()) == ["fire_cls_int8"]
     assert not list(tmp_path.iterdir())  # bundled: nothing downloaded or copied
     with pytest.raises(ModelFileError, match="model loader"):
         resolve_builder("fire")(cfg, BuildContext(node_id="n", data_dir=Path()))
