@@ -371,3 +371,34 @@ def cam_sweep(
                 "hit_rate_best_box": round(best_hits / n, 4),
             })
     return {"fire_images": len(cams), "rows": rows}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m models.fire.evaluate --cam-sweep``: the CAM rule sweep on the val split (where
+    the rule is chosen) and on ``valid/`` (reported)."""
+    import argparse
+
+    from models.fire.data import make_split
+
+    p = argparse.ArgumentParser(description=main.__doc__)
+    p.add_argument("--cam-sweep", action="store_true", required=True)
+    p.add_argument("--data", type=Path, required=True, help="fire_smoke folder")
+    p.add_argument("--negatives", type=Path, default=None, help="drone images")
+    p.add_argument("--weapons", type=Path, default=None, help="weapons images")
+    p.add_argument("--manifest", type=Path, default=None)
+    p.add_argument("--precision", choices=("fp32", "int8"), default="fp32")
+    p.add_argument("--seed", type=int, default=0)
+    a = p.parse_args(argv)
+    from node.fire.model import DEFAULT_MANIFEST
+
+    model = load_model(a.manifest or DEFAULT_MANIFEST, a.precision)
+    split = make_split(
+        a.data, a.negatives, seed=a.seed, disjoint_from_test=False, weapons_images=a.weapons
+    )
+    test = load_yolo_split(a.data / "valid", "fire_smoke/valid")
+    print(dumps({"val": cam_sweep(model, split.val), "valid": cam_sweep(model, test)}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
