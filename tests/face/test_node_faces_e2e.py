@@ -91,6 +91,15 @@ def _video_of(images: list[Path], path: Path, fps: int = 10, seconds: int = 20) 
     return path
 
 
+async def _wait(col: Collector, pred: Callable[[], bool], what: str, timeout: float = 20) -> None:
+    """``col.wait_for`` that says what did not happen, with the node's last stats and status."""
+    try:
+        await col.wait_for(pred, timeout)
+    except TimeoutError:
+        last = [m.payload.decode()[:1500] for m in col.on("/stats")[-1:] + col.on("/status")[-1:]]
+        pytest.fail(f"no {what} within {timeout} s; last stats/status: {last}")
+
+
 def _config(tmp_path: Path, port: int, camera: Path) -> Path:
     path = node_yaml(tmp_path / "n.yaml", port=port, data_dir=tmp_path / "d", source=str(camera))
     raw = json.loads(path.read_text())
@@ -119,7 +128,7 @@ async def test_node_enroll_opens_gate_starts_objects_remove_locks_it(
             aiomqtt.Client(mosquitto.host, mosquitto.port) as client:
         assert node.link is not None
         # (a) locked: the face is unknown, and objects is not run while stats keep coming.
-        await col.wait_for(lambda: bool(_events(col, "face.unknown")), timeout=30)
+        await _wait(col, lambda: bool(_events(col, "face.unknown")), "face.unknown", 30)
         n_stats = len(col.on("/stats"))
         await col.wait_for(lambda: len(col.on("/stats")) >= n_stats + 2)
         assert _objects_runs(col) == 0
@@ -131,22 +140,22 @@ async def test_node_enroll_opens_gate_starts_objects_remove_locks_it(
         reply = await _command(client, col, "face_enroll",
                                {"name": "jerry", "images": images, "authorised": True})
         assert reply["ok"], reply
-        await col.wait_for(lambda: bool(_events(col, "gate.opened")), timeout=20)
+        await _wait(col, lambda: bool(_events(col, "gate.opened")), "gate.opened")
         rec = _events(col, "face.recognized")
         assert rec and rec[0]["attributes"]["identity"] == "jerry"
         assert rec[0]["attributes"]["authorised"] is True
         assert _events(col, "gate.opened")[0]["attributes"]["by"] == "jerry"
         await col.wait_for(lambda: "open" in _gate_states(col.messages))
-        await col.wait_for(lambda: _objects_runs(col) > 0, timeout=20)
+        await _wait(col, lambda: _objects_runs(col) > 0, "objects run")
 
         # (c) remove: gate closes (revoked), the face is unknown again, objects stays stopped.
         mark = len(col.messages)
         reply = await _command(client, col, "face_remove", {"name": "jerry"})
         assert reply["ok"], reply
-        await col.wait_for(lambda: bool(_events(col, "gate.closed", mark)), timeout=10)
+        await _wait(col, lambda: bool(_events(col, "gate.closed", mark)), "gate.closed", 10)
         assert _events(col, "gate.closed", mark)[0]["attributes"]["reason"] == "revoked"
         await col.wait_for(lambda: _gate_states(col.messages[mark:])[-1:] == ["locked"])
-        await col.wait_for(lambda: bool(_events(col, "face.unknown", mark)), timeout=20)
+        await _wait(col, lambda: bool(_events(col, "face.unknown", mark)), "unknown after remove")
         n_stats = len(col.on("/stats"))
         await col.wait_for(lambda: len(col.on("/stats")) >= n_stats + 1)
         runs_after_close = _objects_runs(col)  # a run already in flight may still count
