@@ -355,10 +355,22 @@ class MqttLink:
             "MQTT connected to %s:%s (v%s)", self._address.host, self._address.port, self._protocol
         )
         await client.publish(self._topics.availability, AVAILABILITY_ONLINE, qos=1, retain=True)
-        for topic, payload in self._states.items():
-            await client.publish(topic, payload, qos=1, retain=True)
-        for topic_filter in self._subs:
-            await client.subscribe(topic_filter, qos=1)
+        # set_state()/subscribe() may run while we await here (other tasks start up too) and,
+        # with `connected` not yet set, they leave the work to us: repeat over fresh copies until
+        # nothing new arrived, then `connected` is set with no await in between.
+        sent: dict[str, bytes] = {}
+        subscribed: set[str] = set()
+        while True:
+            states = [(t, p) for t, p in list(self._states.items()) if sent.get(t) is not p]
+            filters = [f for f in list(self._subs) if f not in subscribed]
+            if not states and not filters:
+                return
+            for topic, payload in states:
+                await client.publish(topic, payload, qos=1, retain=True)
+                sent[topic] = payload
+            for topic_filter in filters:
+                await client.subscribe(topic_filter, qos=1)
+                subscribed.add(topic_filter)
 
     def _dispatch(self, msg: Message) -> None:
         for topic_filter, handlers in self._subs.items():

@@ -163,3 +163,34 @@ def _append_to(out: list[Message]) -> Any:
 
     return handler
 
+
+
+async def test_state_and_subscriptions_added_while_connecting_are_not_lost(
+    mosquitto: MosquittoBroker, collector_factory: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Other start-up tasks call set_state()/subscribe() while the link is (re)publishing its
+    state on connect; they must neither crash the link nor be skipped."""
+    lk = MqttLink(FAST, TOPICS, BrokerAddress(mosquitto.host, mosquitto.port))
+    got: list[Message] = []
+    await lk.set_state("state/a", "1")
+    real_publish = aiomqtt.Client.publish
+    injected = False
+
+    async def publish(self: aiomqtt.Client, topic: str, *args: Any, **kw: Any) -> None:
+        nonlocal injected
+        if not injected and str(topic).endswith("state/a"):
+            injected = True  # arrives in the middle of _on_connect, `connected` not yet set
+            await lk.set_state("state/b", "2")
+            await lk.subscribe("cmd/+", _append_to(got))
+        await real_publish(self, topic, *args, **kw)
+
+    monkeypatch.setattr(aiomqtt.Client, "publish", publish)
+    col = await collector_factory(mosquitto.host, mosquitto.port, [TOPICS.sub("state/#")])
+    await lk.start()
+    await asyncio.wait_for(lk.connected.wait(), 10)
+    await col.wait_for(lambda: bool(col.on("state/b")))
+    assert col.on("state/b")[-1].payload == b"2"
+    async with aiomqtt.Client(mosquitto.host, mosquitto.port) as c:
+        await c.publish(TOPICS.command("ping"), b"{}", qos=1)
+    await asyncio.wait_for(poll_until(lambda: bool(got)), 10)
+    await lk.stop()
