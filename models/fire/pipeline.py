@@ -73,8 +73,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m models.fire.pipeline``: the same run as ``citywatch train fire``, with
-    ``--weapons`` (the citywatch sub-command does not expose it yet)."""
+    """``python -m models.fire.pipeline``: the same run as ``citywatch train fire``."""
     import logging
 
     from models.fire.train import add_train_arguments

@@ -362,7 +362,7 @@ def config_from_args(a: argparse.Namespace) -> TrainConfig:
         out=a.out,
         pretrained=pretrained,
         negatives=a.negatives,
-        weapons=getattr(a, "weapons", None),  # `citywatch train fire` has no --weapons yet
+        weapons=getattr(a, "weapons", None),
         seed=a.seed,
         epochs=a.epochs,
         input_size=a.input_size,

@@ -27,9 +27,14 @@ def register(esub: Any) -> None:
         help="A video or a folder of .mp4 with no fire (repeatable): frames sampled per clip.",
     )
     p.add_argument("--manifest", type=Path, help="Fire manifest (default: the bundled one).")
-    p.add_argument("--precision", choices=["int8", "fp32"], default="int8")
     p.add_argument(
-        "--cam-threshold", type=float, default=0.7, help="CAM box threshold (as the config's)."
+        "--heldout-weapons", type=Path,
+        help="The weapons images folder: only its groups kept out of training count.",
+    )
+    p.add_argument("--precision", choices=["int8", "fp32"], default="fp32")
+    p.add_argument(
+        "--cam-threshold", type=float, default=None,
+        help="CAM box threshold (default: the node's, from the fire config).",
     )
     p.add_argument("--latency", action="store_true", help="Also time FP32 vs INT8 (same run).")
     p.add_argument("--json", action="store_true", help="Print the full report as JSON.")
@@ -60,6 +65,7 @@ def _run(args: argparse.Namespace) -> int:
         videos=args.videos,
         cam_threshold=args.cam_threshold,
         heldout_drones=args.heldout_drones,
+        heldout_weapons=args.heldout_weapons,
     )
     if args.latency:
         m = FireManifest.load(manifest_path)

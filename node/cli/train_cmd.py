@@ -23,6 +23,7 @@ def register(sub: Any) -> None:
     fire.add_argument("--data", type=Path, required=True, help="fire_smoke folder (train, valid).")
     fire.add_argument("--out", type=Path, required=True, help="Output folder (ONNX, reports).")
     fire.add_argument("--negatives", type=Path, help="Drone images: sessions split train/held-out.")
+    fire.add_argument("--weapons", type=Path, help="Weapons-set images: scene negatives.")
     fire.add_argument("--pretrained", type=Path, help="mobilenet_v2-b0353104.pth path.")
     fire.add_argument("--epochs", type=int, default=12)
     fire.add_argument("--seed", type=int, default=0)
