@@ -6,9 +6,10 @@ import asyncio
 import contextlib
 import json
 import os
+import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -185,3 +186,14 @@ async def poll_until(pred: Callable[[], bool], timeout: float = 15.0) -> None:
             await asyncio.sleep(0.02)
 
     await asyncio.wait_for(loop(), timeout)
+
+
+@pytest.fixture
+def procs() -> Iterator[list[subprocess.Popen[bytes]]]:
+    """Processes a test starts; killed at the end if still running."""
+    started: list[subprocess.Popen[bytes]] = []
+    yield started
+    for p in started:
+        if p.poll() is None:
+            p.kill()
+            p.wait()

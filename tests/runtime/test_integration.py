@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,16 +25,6 @@ pytestmark = [pytest.mark.broker, pytest.mark.shared_data, pytest.mark.slow]
 
 VIDEO = "datasets/videos/pedestrians.mp4"
 BASE = "citywatch/it"
-
-
-@pytest.fixture
-def node_proc() -> Iterator[list[subprocess.Popen[bytes]]]:
-    started: list[subprocess.Popen[bytes]] = []
-    yield started
-    for p in started:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
 
 
 def _spawn(args: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -94,7 +83,7 @@ async def test_objects_on_pedestrians_end_to_end(
     tmp_path: Path,
     mosquitto: MosquittoBroker,
     collector_factory: Any,
-    node_proc: list[subprocess.Popen[bytes]],
+    procs: list[subprocess.Popen[bytes]],
 ) -> None:
     store = tmp_path / "models"
     cfg = tmp_path / "node.yaml"
@@ -115,7 +104,7 @@ async def test_objects_on_pedestrians_end_to_end(
     log = tmp_path / "node.log"
     args = ["run", "--config", str(cfg), "--source", str(shared_data.path(VIDEO))]
     p = _spawn([*args, "--loop", "--analytics", "objects"], log, env)
-    node_proc.append(p)
+    procs.append(p)
 
     def alive() -> bool:
         if p.poll() is not None:

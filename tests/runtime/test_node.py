@@ -8,7 +8,6 @@ import shlex
 import sqlite3
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,16 +24,6 @@ from tests.runtime.conftest import citywatch_cmd, node_env, node_yaml, poll_unti
 pytestmark = [pytest.mark.broker, pytest.mark.shared_data, pytest.mark.slow]
 
 VIDEO = "datasets/videos/pedestrians.mp4"
-
-
-@pytest.fixture
-def procs() -> Iterator[list[subprocess.Popen[bytes]]]:
-    started: list[subprocess.Popen[bytes]] = []
-    yield started
-    for p in started:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
 
 
 def _spawn(
