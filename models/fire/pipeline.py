@@ -6,7 +6,6 @@ import argparse
 import json
 from typing import Any
 
-from models.fire.data import make_split
 from models.fire.evaluate import evaluate, latency_compare
 from models.fire.export import (
     FP32_NAME,
@@ -17,7 +16,7 @@ from models.fire.export import (
     write_manifest,
 )
 from models.fire.quantize import CALIBRATION_IMAGES, calibration_samples, quantize
-from models.fire.train import config_from_args, finish_from_checkpoint, train
+from models.fire.train import config_from_args, finish_from_checkpoint, split_for, train
 
 VERSION = "2"  # fire@2: weapons/CCTV negatives, capped thresholds, INT8 reduce_range
 
@@ -36,14 +35,7 @@ def run(args: argparse.Namespace) -> int:
         ),
     }
     if not args.no_int8:
-        split = make_split(
-            cfg.data,
-            cfg.negatives,
-            seed=cfg.seed,
-            max_images=cfg.max_images,
-            disjoint_from_test=cfg.disjoint_from_test,
-            weapons_images=cfg.weapons,
-        )
+        split = split_for(cfg)
         calib = calibration_samples(split.fit, CALIBRATION_IMAGES, cfg.seed)
         summary["int8"] = quantize(cfg.out / FP32_NAME, cfg.out / INT8_NAME, calib, cfg.input_size)
         write_manifest(

@@ -206,15 +206,7 @@ def train(cfg: TrainConfig, split: Split | None = None) -> TrainResult:
     seed_everything(cfg.seed, cfg.threads)
     cfg.out.mkdir(parents=True, exist_ok=True)
     if split is None:
-        split = make_split(
-            cfg.data,
-            cfg.negatives,
-            seed=cfg.seed,
-            val_fraction=cfg.val_fraction,
-            max_images=cfg.max_images,
-            disjoint_from_test=cfg.disjoint_from_test,
-            weapons_images=cfg.weapons,
-        )
+        split = split_for(cfg)
     write_report(split, cfg.out / "split_report.json")
     log.info("split: fit %d, val %d images", len(split.fit), len(split.val))
 
@@ -296,10 +288,10 @@ def _finish(
     return TrainResult(ckpt, thresholds, history, report_path)
 
 
-def finish_from_checkpoint(cfg: TrainConfig) -> TrainResult:
-    """Thresholds and report for a run stopped by hand: its best checkpoint so far is kept."""
-    seed_everything(cfg.seed, cfg.threads)
-    split = make_split(
+def split_for(cfg: TrainConfig) -> Split:
+    """The one split a training config defines (training, thresholds and INT8 calibration
+    must all see the same images)."""
+    return make_split(
         cfg.data,
         cfg.negatives,
         seed=cfg.seed,
@@ -308,6 +300,12 @@ def finish_from_checkpoint(cfg: TrainConfig) -> TrainResult:
         disjoint_from_test=cfg.disjoint_from_test,
         weapons_images=cfg.weapons,
     )
+
+
+def finish_from_checkpoint(cfg: TrainConfig) -> TrainResult:
+    """Thresholds and report for a run stopped by hand: its best checkpoint so far is kept."""
+    seed_everything(cfg.seed, cfg.threads)
+    split = split_for(cfg)
     val_ds = FireDataset(split.val, cfg.input_size, cfg.seed, train=False, progress=cfg.progress)
     # keep the history and time of the run that wrote the checkpoint
     old = cfg.out / "train_report.json"
