@@ -26,7 +26,7 @@ from node.detect.detections import Detections, box_iou
 from node.detect.yolox import DetectorSession, detect
 from node.frame import Frame
 from node.movement.camera_motion import PanEstimator
-from node.movement.classifier import DEFAULT_SIDECAR, MovementClassifier
+from node.movement.classifier import DEFAULT_SIDECAR, REGISTRY_NAME, MovementClassifier
 from node.movement.features import (
     FEATURE_INDEX,
     Series,
@@ -468,14 +468,28 @@ class MovementFactory:
         return None
 
 
-def classifier_from(cfg: MovementConfig) -> MovementClassifier:
-    return MovementClassifier.load(Path(cfg.classifier) if cfg.classifier else DEFAULT_SIDECAR,
-                                   threads=cfg.threads)
+def classifier_from(cfg: MovementConfig, models: Any = None) -> MovementClassifier:
+    """The classifier a config asks for. With the node's model loader (``models``) and no
+    ``classifier`` sidecar path in the config: the registry's ``movement_tcn`` (bundled,
+    sha256-checked, swappable), checked against the bundled sidecar. Otherwise the file next to
+    the sidecar, opened directly (evaluation, benchmarks, a custom classifier)."""
+    if cfg.classifier or models is None:
+        return MovementClassifier.load(Path(cfg.classifier) if cfg.classifier else DEFAULT_SIDECAR,
+                                       threads=cfg.threads)
+    try:
+        handle = models.load(REGISTRY_NAME, analytic="movement.classifier")
+    except Exception as err:
+        raise RuntimeError(
+            f"movement classifier {REGISTRY_NAME!r} could not be loaded from the model registry "
+            f"(models/registry.yaml, bundled file models/movement/movement_tcn.onnx): {err}"
+        ) from err
+    return MovementClassifier.from_handle(handle)
 
 
 def build(config: Any, ctx: Any) -> MovementFactory:
-    """Registry builder: detector and pose come from ``ctx.models`` (swappable handles); the
-    classifier is bundled under models/movement/. ``ctx.extras["movement_escalation"]``, when
+    """Registry builder: detector, pose and classifier come from ``ctx.models`` (swappable
+    handles; the classifier is the bundled registry entry ``movement_tcn``, unless the config names
+    its own sidecar). ``ctx.extras["movement_escalation"]``, when
     set, is called after a fall or a fight (e.g. by the face analytic)."""
     cfg: MovementConfig = config.analytics.movement
     if ctx.models is None:
@@ -493,5 +507,5 @@ def build(config: Any, ctx: Any) -> MovementFactory:
 
     estimator = PoseEstimator(pose_session, pose.session.manifest.inputs[0].name,
                               cfg.pose_long_side)
-    return MovementFactory(cfg, detector, estimator, classifier_from(cfg),
+    return MovementFactory(cfg, detector, estimator, classifier_from(cfg, ctx.models),
                            ctx.extras.get("movement_escalation"))

@@ -1,6 +1,11 @@
 """The temporal movement classifier: its sidecar manifest, pre-processing (feature windows ->
 batch) and post-processing (probabilities -> per-class dicts). The ONNX session is a seam
-(``ClassifierBackend``) so tests can inject a fake and the node can use its own sessions."""
+(``ClassifierBackend``) so tests can inject a fake and the node can use its own sessions.
+
+In the node the model comes through the model registry (``REGISTRY_NAME``, bundled, sha256-checked,
+swappable like every other model: ``from_handle``); the sidecar still says how to feed it (feature
+order, rate, window) and is checked against the registry entry. ``load`` opens a file directly
+(offline evaluation, benchmarks, a custom ``analytics.movement.classifier`` sidecar)."""
 
 from __future__ import annotations
 
@@ -17,6 +22,11 @@ from node.movement.features import FEATURES
 
 MODELS_DIR = Path(__file__).resolve().parents[2] / "models" / "movement"
 DEFAULT_SIDECAR = MODELS_DIR / "movement_tcn.json"
+REGISTRY_NAME = "movement_tcn"  # models/registry.yaml entry of the bundled classifier
+
+
+class ClassifierMismatchError(ValueError):
+    """The registry's classifier is not the one the sidecar describes."""
 
 
 class ClassifierManifest(BaseModel):
@@ -71,6 +81,38 @@ class OrtClassifierBackend:
         return np.asarray(out, dtype=np.float32)
 
 
+class HandleClassifierBackend:
+    """Runs the registry model through the node's swappable ``ModelHandle`` (the session is read
+    once per call, so a ``model_swap`` takes effect between two frames)."""
+
+    def __init__(self, handle: Any) -> None:
+        self._handle = handle
+
+    def run(self, batch: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        session = self._handle.session
+        out = session.run({session.manifest.inputs[0].name: batch})[0]
+        return np.asarray(out, dtype=np.float32)
+
+
+def check_registry_model(manifest: ClassifierManifest, served: Any, name: str) -> None:
+    """The registry model must be the one the sidecar describes: same classes in the same order,
+    a ``(people, steps, features)`` input, and (when both know it) the same sha256."""
+    problems: list[str] = []
+    if list(served.labels) != list(manifest.classes):
+        problems.append(f"labels {list(served.labels)} != sidecar classes {manifest.classes}")
+    shape = list(served.inputs[0].shape) if served.inputs else []
+    if len(shape) != 3 or shape[1:] != [manifest.steps, len(manifest.features)]:
+        problems.append(
+            f"input shape {shape} != [people, {manifest.steps}, {len(manifest.features)}]"
+        )
+    if served.sha256 and manifest.sha256 and served.sha256 != manifest.sha256:
+        problems.append(f"sha256 {served.sha256[:12]}... != sidecar {manifest.sha256[:12]}...")
+    if problems:
+        raise ClassifierMismatchError(
+            f"registry model {name} does not match the movement sidecar: " + "; ".join(problems)
+        )
+
+
 def make_batch(windows: list[npt.NDArray[np.float32]], steps: int) -> npt.NDArray[np.float32]:
     """Stack ``(steps, F)`` windows into ``(N, steps, F)``, checking each shape."""
     for i, w in enumerate(windows):
@@ -112,7 +154,17 @@ class MovementClassifier:
             digest = hashlib.sha256(path.read_bytes()).hexdigest()
             if digest != manifest.sha256:
                 raise ValueError(f"{path}: sha256 {digest} != manifest {manifest.sha256}")
+        if not path.is_file():
+            raise FileNotFoundError(f"movement classifier {path} (named by {sidecar}) is missing")
         return cls(manifest, OrtClassifierBackend(path, threads))
+
+    @classmethod
+    def from_handle(cls, handle: Any, sidecar: Path = DEFAULT_SIDECAR) -> MovementClassifier:
+        """The classifier served by the node's model loader (``handle.session`` is a
+        ``ModelSession``), checked against the sidecar."""
+        manifest = ClassifierManifest.load(sidecar)
+        check_registry_model(manifest, handle.session.manifest, handle.slot)
+        return cls(manifest, HandleClassifierBackend(handle))
 
 
 def describe(c: MovementClassifier) -> dict[str, Any]:
