@@ -7,6 +7,8 @@ one labelled fire/smoke box centre inside, so a positive image does not silently
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import cv2
 import numpy as np
 import numpy.typing as npt
@@ -14,15 +16,15 @@ import numpy.typing as npt
 Box = tuple[float, float, float, float]
 
 
-def random_crop(
-    img: npt.NDArray[np.uint8],
+def random_crop_rect(
+    h: int,
+    w: int,
     boxes: list[Box],
     rng: np.random.Generator,
-    out_size: int,
     min_scale: float = 0.45,
-) -> npt.NDArray[np.uint8]:
-    """Random-resized crop that keeps the centre of at least one labelled box (if any)."""
-    h, w = img.shape[:2]
+) -> tuple[int, int, int, int]:
+    """(x0, y0, cw, ch) of a random-resized crop of an ``h`` x ``w`` image that keeps the centre of
+    at least one labelled box (if any); the whole image when ten draws fail."""
     for _ in range(10):
         scale = rng.uniform(min_scale, 1.0)
         ratio = np.exp(rng.uniform(np.log(3 / 4), np.log(4 / 3)))
@@ -36,9 +38,38 @@ def random_crop(
             x0 <= (b[0] + b[2]) / 2 * w < x0 + cw and y0 <= (b[1] + b[3]) / 2 * h < y0 + ch
             for b in boxes
         ):
-            crop = img[y0 : y0 + ch, x0 : x0 + cw]
-            return _resize(crop, out_size)
-    return _resize(img, out_size)
+            return x0, y0, cw, ch
+    return 0, 0, w, h
+
+
+def random_crop(
+    img: npt.NDArray[np.uint8],
+    boxes: list[Box],
+    rng: np.random.Generator,
+    out_size: int,
+    min_scale: float = 0.45,
+) -> npt.NDArray[np.uint8]:
+    """Random-resized crop that keeps the centre of at least one labelled box (if any)."""
+    x0, y0, cw, ch = random_crop_rect(img.shape[0], img.shape[1], boxes, rng, min_scale)
+    return _resize(img[y0 : y0 + ch, x0 : x0 + cw], out_size)
+
+
+def crop_boxes(
+    boxes: Sequence[Box], rect: tuple[int, int, int, int], h: int, w: int, flip: bool
+) -> tuple[Box, ...]:
+    """Normalised xyxy boxes of the full image -> the same boxes in the (flipped) crop ``rect``
+    (x0, y0, cw, ch in pixels of the ``h`` x ``w`` image); boxes cut off entirely are dropped."""
+    x0, y0, cw, ch = rect
+    out: list[Box] = []
+    for b in boxes:
+        x1 = min(1.0, max(0.0, (b[0] * w - x0) / cw))
+        x2 = min(1.0, max(0.0, (b[2] * w - x0) / cw))
+        y1 = min(1.0, max(0.0, (b[1] * h - y0) / ch))
+        y2 = min(1.0, max(0.0, (b[3] * h - y0) / ch))
+        if x2 <= x1 or y2 <= y1:
+            continue
+        out.append((1.0 - x2, y1, 1.0 - x1, y2) if flip else (x1, y1, x2, y2))
+    return tuple(out)
 
 
 def _resize(img: npt.NDArray[np.uint8], size: int) -> npt.NDArray[np.uint8]:
@@ -114,8 +145,25 @@ def augment(
     out_size: int,
 ) -> npt.NDArray[np.uint8]:
     """The training augmentation pipeline: BGR uint8 in, BGR uint8 ``out_size`` square out."""
-    out = random_crop(img, boxes, rng, out_size)
-    if rng.random() < 0.5:
+    return augment_with_boxes(img, tuple(boxes), (), rng, out_size)[0]
+
+
+def augment_with_boxes(
+    img: npt.NDArray[np.uint8],
+    fire_boxes: Sequence[Box],
+    smoke_boxes: Sequence[Box],
+    rng: np.random.Generator,
+    out_size: int,
+) -> tuple[npt.NDArray[np.uint8], tuple[Box, ...], tuple[Box, ...]]:
+    """``augment`` that also returns the fire and smoke boxes moved with the crop and the flip
+    (normalised xyxy in the output image); the photometric steps do not move them. The random
+    draws are the same as ``augment``'s for the same boxes, so both give the same image."""
+    h, w = img.shape[:2]
+    rect = random_crop_rect(h, w, [*fire_boxes, *smoke_boxes], rng)
+    x0, y0, cw, ch = rect
+    out = _resize(img[y0 : y0 + ch, x0 : x0 + cw], out_size)
+    flip = bool(rng.random() < 0.5)
+    if flip:
         out = np.ascontiguousarray(out[:, ::-1])
     if rng.random() < 0.8:
         out = colour_jitter(out, rng)
@@ -127,4 +175,4 @@ def augment(
         out = cctv(out, rng)
     elif rng.random() < 0.3:
         out = jpeg(out, rng)
-    return out
+    return out, crop_boxes(fire_boxes, rect, h, w, flip), crop_boxes(smoke_boxes, rect, h, w, flip)

@@ -7,6 +7,18 @@ thresholds are the F1-best points on that validation split (never on ``valid/``)
 
     python -m models.fire.train --data ../shared/datasets/fire_smoke \\
         --negatives ../shared/datasets/drones/images --out runs/fire --seed 0
+
+Box-supervised CAM (``--cam-loss``, ``--cam-neg-loss``): the head stays linear over globally
+average-pooled features, so ``cam_k = w_k . F + b_k`` is exactly what the node computes, and two
+auxiliary losses act on that map at every feature cell:
+
+* localisation, for each class an image is positive for (with boxes): cross-entropy between the
+  spatial softmax of ``cam_k`` over the cells and the box mask (share of each cell covered by the
+  class's boxes, normalised to sum 1). It is invariant to adding a constant to the map, so it
+  shapes *where* the map is high without pulling the image logit (= the map's mean) down for a
+  small flame, which a per-cell BCE with every out-of-box cell negative would do;
+* negatives, for each class an image is negative for: per-cell BCE of ``cam_k`` against 0 (no
+  cell of a scene without fire may look like fire), i.e. max-like pressure on the hottest cells.
 """
 
 from __future__ import annotations
@@ -31,7 +43,7 @@ from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
 from tqdm import tqdm
 
 from models.fire import metrics
-from models.fire.augment import augment
+from models.fire.augment import Box, augment_with_boxes
 from models.fire.data import CLASSES, Sample, Split, load_cached, make_split, write_report
 from models.fire.net import FireNet
 from node.fire.preprocess import normalize_rgb, preprocess
@@ -39,7 +51,34 @@ from node.fire.preprocess import normalize_rgb, preprocess
 log = logging.getLogger(__name__)
 
 CACHE_SIZE = 256  # decoded images are squashed to this once, then cropped to the input size
+FEATURE_STRIDE = 16
 DEFAULT_PRETRAINED = "mobilenet_v2-b0353104.pth"
+
+
+def cache_size(input_size: int) -> int:
+    """Side of the decoded-image cache: 256 up to 192 px input, 4/3 of the input above."""
+    return max(CACHE_SIZE, round(input_size * 4 / 3))
+
+
+def feature_side(input_size: int) -> int:
+    """Cells per side of the stride-16 feature map (MobileNetV2 pads: ceil)."""
+    return math.ceil(input_size / FEATURE_STRIDE)
+
+
+def box_coverage(boxes: Sequence[Box], size: int) -> npt.NDArray[np.float32]:
+    """Share of each cell of the ``feature_side(size)`` grid covered by normalised xyxy ``boxes``
+    (rasterised at ``size`` px, at least one pixel per box, then area-averaged)."""
+    mask = np.zeros((size, size), np.float32)
+    for b in boxes:
+        x1, y1 = math.floor(b[0] * size), math.floor(b[1] * size)
+        x2 = max(x1 + 1, math.ceil(b[2] * size))
+        y2 = max(y1 + 1, math.ceil(b[3] * size))
+        mask[min(y1, size - 1) : y2, min(x1, size - 1) : x2] = 1.0
+    g = feature_side(size)
+    pad = g * FEATURE_STRIDE - size
+    if pad:
+        mask = np.pad(mask, ((0, pad), (0, pad)))
+    return np.asarray(mask.reshape(g, FEATURE_STRIDE, g, FEATURE_STRIDE).mean(axis=(1, 3)))
 
 
 @dataclass
@@ -62,6 +101,8 @@ class TrainConfig:
     val_fraction: float = 0.2
     disjoint_from_test: bool = True
     samples_per_epoch: int = 480  # balanced draws per epoch (bounds CPU time, not data seen)
+    cam_loss: float = 0.0  # weight of the CAM localisation loss (module docstring)
+    cam_neg_loss: float = 0.0  # weight of the per-cell BCE on classes an image is negative for
     max_images: int | None = None  # smoke runs
     max_steps: int | None = None  # smoke runs: stop each epoch after this many batches
     progress: bool = True
@@ -75,8 +116,12 @@ class TrainResult:
     report_path: Path | None = None
 
 
-class FireDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
-    """Cached, augmented (training) or plainly resized (evaluation) images with 2-d targets."""
+Item = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+
+
+class FireDataset(Dataset[Item]):
+    """Cached, augmented (training) or plainly resized (evaluation) images with 2-d targets and
+    per-class box coverage of the feature grid (2, g, g)."""
 
     def __init__(
         self, samples: Sequence[Sample], size: int, seed: int, train: bool, progress: bool
@@ -87,22 +132,60 @@ class FireDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
         self.train = train
         self.epoch = 0
         it = tqdm(self.samples, desc="decode", disable=not progress, leave=False)
-        self.cache = [load_cached(s.path, CACHE_SIZE) for s in it]
+        self.cache = [load_cached(s.path, cache_size(size)) for s in it]
 
     def __len__(self) -> int:
         return len(self.samples)
 
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def __getitem__(self, i: int) -> Item:
         s = self.samples[i]
         img = self.cache[i]
+        fire_boxes, smoke_boxes = s.fire_boxes, s.smoke_boxes
         if self.train:
             # one RNG per (seed, epoch, index): reproducible whatever the sampling order
             rng = np.random.default_rng([self.seed, self.epoch, i])
-            img = augment(img, list(s.fire_boxes + s.smoke_boxes), rng, self.size)
+            img, fire_boxes, smoke_boxes = augment_with_boxes(
+                img, s.fire_boxes, s.smoke_boxes, rng, self.size
+            )
             x = normalize_rgb(cv2.cvtColor(img, cv2.COLOR_BGR2RGB))
         else:
             x = preprocess(img, self.size)[0]
-        return torch.from_numpy(x), torch.from_numpy(s.target)
+        cover = np.stack(
+            [box_coverage(fire_boxes, self.size), box_coverage(smoke_boxes, self.size)]
+        )
+        return torch.from_numpy(x), torch.from_numpy(s.target), torch.from_numpy(cover)
+
+
+def cam_losses(
+    net: FireNet, feats: torch.Tensor, y: torch.Tensor, cover: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(localisation, negative-cell) losses on the exact CAM ``w_k . F + b_k`` (module docstring).
+
+    Localisation: mean over (image, class) pairs that are positive and have box cover of the
+    KL divergence from the normalised box cover to the spatial softmax of the CAM (cross-entropy
+    minus the cover's entropy, so 0 is perfect). Negative cells: mean BCE-with-logits against 0
+    over every cell of every (image, class) pair that is negative."""
+    cam = torch.einsum("kc,nchw->nkhw", net.head.weight, feats) + net.head.bias[None, :, None, None]
+    if cam.shape != cover.shape:
+        raise ValueError(f"CAM {tuple(cam.shape)} and box cover {tuple(cover.shape)} differ")
+    flat = cam.flatten(2)  # (N, K, cells)
+    cov = cover.flatten(2)
+    mass = cov.sum(dim=2)
+    pos = (y > 0.5) & (mass > 0)
+    if pos.any():
+        q = cov[pos] / mass[pos][:, None]
+        logp = torch.log_softmax(flat[pos], dim=1)
+        ent = torch.special.xlogy(q, q).sum(dim=1)
+        loc = (ent - (q * logp).sum(dim=1)).mean()
+    else:
+        loc = flat.sum() * 0.0
+    neg = y < 0.5
+    if neg.any():
+        cells = flat[neg]
+        neg_loss = nn.functional.binary_cross_entropy_with_logits(cells, torch.zeros_like(cells))
+    else:
+        neg_loss = flat.sum() * 0.0
+    return loc, neg_loss
 
 
 def seed_everything(seed: int, threads: int) -> None:
@@ -140,7 +223,7 @@ def predict(
     loader = DataLoader(ds, batch_size=batch_size, shuffle=False)
     scores, targets, losses = [], [], []
     with torch.no_grad():
-        for x, y in loader:
+        for x, y, _cover in loader:
             logits, _ = net(x)
             losses.append(
                 float(nn.functional.binary_cross_entropy_with_logits(logits, y, reduction="sum"))
@@ -166,7 +249,7 @@ def _optimizer(net: FireNet, cfg: TrainConfig) -> torch.optim.Optimizer:
 
 def _train_epoch(
     net: FireNet,
-    loader: DataLoader[tuple[torch.Tensor, torch.Tensor]],
+    loader: DataLoader[Item],
     opt: torch.optim.Optimizer,
     sched: torch.optim.lr_scheduler.LRScheduler,
     cfg: TrainConfig,
@@ -175,11 +258,14 @@ def _train_epoch(
     net.train()
     total, n = 0.0, 0
     bar = tqdm(loader, desc=f"epoch {epoch}", disable=not cfg.progress, leave=False)
-    for step, (x, y) in enumerate(bar):
+    for step, (x, y, cover) in enumerate(bar):
         if cfg.max_steps is not None and step >= cfg.max_steps:
             break
-        logits, _ = net(x)
+        logits, feats = net(x)
         loss = nn.functional.binary_cross_entropy_with_logits(logits, y)
+        if cfg.cam_loss > 0 or cfg.cam_neg_loss > 0:
+            loc, neg = cam_losses(net, feats, y, cover)
+            loss = loss + cfg.cam_loss * loc + cfg.cam_neg_loss * neg
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -340,6 +426,15 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--input-size", type=int, default=192)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument(
+        "--cam-loss", type=float, default=0.0, help="weight of the CAM box localisation loss"
+    )
+    p.add_argument(
+        "--cam-neg-loss",
+        type=float,
+        default=0.0,
+        help="weight of the per-cell CAM BCE on classes an image is negative for",
+    )
+    p.add_argument(
         "--include-valid-clips",
         action="store_true",
         help="also train on train/ clips that appear in valid/ (valid/ numbers become optimistic)",
@@ -365,6 +460,8 @@ def config_from_args(a: argparse.Namespace) -> TrainConfig:
         epochs=a.epochs,
         input_size=a.input_size,
         threads=a.threads,
+        cam_loss=getattr(a, "cam_loss", 0.0),
+        cam_neg_loss=getattr(a, "cam_neg_loss", 0.0),
         disjoint_from_test=not a.include_valid_clips,
         progress=not a.no_progress,
     )

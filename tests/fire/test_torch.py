@@ -78,3 +78,41 @@ def test_smoke_training_runs_and_is_reproducible(
     assert all(torch.equal(a[k], b[k]) for k in a), "same seed must give the same weights"
     assert first.history[0]["train_loss"] > 0
     print(f"smoke training took {elapsed:.1f}s")
+
+
+def test_box_coverage_is_the_share_of_each_cell_under_the_boxes() -> None:
+    from models.fire.train import box_coverage, feature_side
+
+    assert feature_side(192) == 12 and feature_side(256) == 16 and feature_side(100) == 7
+    cov = box_coverage([(0.0, 0.0, 0.25, 0.5)], 64)  # 4x4 grid: one column, two rows
+    expected = np.zeros((4, 4), np.float32)
+    expected[:2, 0] = 1.0
+    np.testing.assert_array_equal(cov, expected)
+    tiny = box_coverage([(0.5, 0.5, 0.5001, 0.5001)], 64)  # below a pixel: still one pixel
+    assert tiny.sum() == pytest.approx(1 / 256) and tiny[2, 2] > 0
+    assert box_coverage([], 64).sum() == 0
+
+
+def test_cam_losses_reward_a_map_inside_the_box_and_quiet_negatives() -> None:
+    from models.fire.net import NECK_CHANNELS, FireNet
+    from models.fire.train import cam_losses
+
+    net = FireNet()
+    with torch.no_grad():
+        net.head.weight.zero_()
+        net.head.weight[:, 0] = 1.0  # CAM_k = channel 0 of the features + b_k
+        net.head.bias.fill_(-1.0)
+    cover = torch.zeros(1, 2, 4, 4)
+    cover[0, 0, 0, 0] = 1.0  # fire box over the top-left cell
+    y = torch.tensor([[1.0, 0.0]])  # fire yes, smoke no
+    feats_in = torch.zeros(1, NECK_CHANNELS, 4, 4)
+    feats_in[0, 0, 0, 0] = 6.0  # hot inside the box
+    feats_out = torch.zeros(1, NECK_CHANNELS, 4, 4)
+    feats_out[0, 0, 3, 3] = 6.0  # as hot, elsewhere
+    loc_in, neg_in = cam_losses(net, feats_in, y, cover)
+    loc_out, neg_out = cam_losses(net, feats_out, y, cover)
+    assert 0 <= float(loc_in) < float(loc_out)
+    # the smoke map (negative class) has the same hot cell in both: same negative loss
+    assert float(neg_in) == pytest.approx(float(neg_out))
+    loc_in.backward()  # differentiable through the head
+    assert net.head.weight.grad is not None
