@@ -37,10 +37,12 @@ from node.face.enroll import EnrollPolicy, FaceService
 from node.face.gate import AuthorisationGate, bind_gate
 from node.frame import Frame
 from node.homeassistant import (
+    MOVEMENT_COUNTS_SUFFIX,
     STATE_OFF,
     STATE_ON,
     Announcer,
     DiscoverySpec,
+    MovementCounter,
     PresenceTracker,
     discovery_payload,
     discovery_topic,
@@ -78,7 +80,8 @@ GATE_TICK_S = 1.0
 
 
 class OutboxEventSink:
-    """Every event goes to the durable outbox; snapshots and presence are best effort.
+    """Every event goes to the durable outbox; snapshots, presence and movement counts are best
+    effort (retained state, re-published on reconnect).
 
     A ``new`` or ``end`` event that comes with a frame gets its JPEG rendered first (in the
     executor), so ``has_snapshot`` is set in the stored event; the JPEG itself is published only
@@ -94,6 +97,7 @@ class OutboxEventSink:
         executor: ThreadPoolExecutor,
         renderer: SnapshotRenderer,
         presence: PresenceTracker | None = None,
+        movement_counts: MovementCounter | None = None,
     ) -> None:
         self._outbox = outbox
         self._link = link
@@ -102,6 +106,7 @@ class OutboxEventSink:
         self._executor = executor
         self._renderer = renderer
         self._presence = presence
+        self._movement_counts = movement_counts
         self.emitted = 0
         self.snapshots = 0
         self.snapshot_failures = 0
@@ -120,6 +125,9 @@ class OutboxEventSink:
         if self._presence is not None:
             for suffix, state in self._presence.observe(event).items():
                 await self._link.set_state(suffix, state)
+        counts = self._movement_counts
+        if counts is not None and counts.observe(event):
+            await self._link.set_state(MOVEMENT_COUNTS_SUFFIX, counts.payload())
         if wants and snapshot_frame is not None:
             # Chained, so snapshots reach the broker in event order.
             self._snapshots_done = asyncio.ensure_future(
@@ -241,8 +249,11 @@ class Node:
         self._spawn(drainer.run(), "outbox-drainer")
         await self.link.set_state(self.topics.schema, json.dumps(all_schemas(), sort_keys=True))
         presence = await self._setup_homeassistant()
+        counts = await self._setup_movement_counts()
         renderer = SnapshotRenderer(c, self._overlays)
-        self.sink = OutboxEventSink(self.outbox, self.link, c, self._executor, renderer, presence)
+        self.sink = OutboxEventSink(
+            self.outbox, self.link, c, self._executor, renderer, presence, counts
+        )
         await self._setup_commands()
         ctx = BuildContext(
             c.node_id, self.data_dir, models=self.loader, extras={"clock": self.clock}
@@ -374,6 +385,15 @@ class Node:
         for suffix, state in presence.initial_states().items():
             await link.set_state(suffix, state)
         return presence
+
+    async def _setup_movement_counts(self) -> MovementCounter | None:
+        """Retained ``state/movement/counts`` (HA counter sensors, Node-RED), zeros at start."""
+        assert self.link is not None
+        if "movement" not in enabled_names(self.config):
+            return None
+        counter = MovementCounter(list(self.config.analytics.movement.actions))
+        await self.link.set_state(MOVEMENT_COUNTS_SUFFIX, counter.payload())
+        return counter
 
     def _start_cameras(self) -> None:
         assert self.sink is not None

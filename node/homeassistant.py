@@ -12,7 +12,14 @@ Topic contracts this module relies on (the node app publishes them):
   run-time enabled state behind the switches (``toggle_state_suffix``);
 * ``state/presence/<kind>``: retained ``ON``/``OFF`` for fire, person and authorised presence,
   computed from events by ``PresenceTracker``;
-* ``stats``: JSON with ``cameras.<camera>.fps`` and ``cameras.<camera>.inference_ms.<analytic>``.
+* ``stats``: JSON with ``cameras.<camera>.fps`` and ``cameras.<camera>.inference_ms.<analytic>``;
+* ``state/movement/counts``: retained JSON ``{"counts": {<action>: n}, "cameras": {<camera>:
+  {<action>: n}}}``, occurrences (``new`` movement events) per action since the node started,
+  computed from events by ``MovementCounter``.
+
+Movement's ``event`` entities fire once per occurrence with the *action* as HA's ``event_type``
+(``walk``/``run``/``fall``/``fight``): the template renders nothing for ``update``/``end``, which
+HA's MQTT event platform ignores (an empty rendered payload is dropped before parsing).
 """
 
 from __future__ import annotations
@@ -66,6 +73,12 @@ ANALYTIC_EVENT_TYPES: dict[str, tuple[str, ...]] = {
     "faces": ("face.recognized", "face.unknown", "gate.opened", "gate.closed"),
     "movement": ("movement",),
 }
+# Published only where the movement analytic can ask the face analytic (both enabled).
+MOVEMENT_IDENTIFIED = "movement.identified"
+MOVEMENT_EVENT = "movement"
+# Actions after which the movement analytic escalates to face identification.
+ESCALATING_ACTIONS = ("fall", "fight")
+MOVEMENT_COUNTS_SUFFIX = "state/movement/counts"
 
 PresenceKind = Literal["fire", "person", "authorised"]
 
@@ -98,6 +111,39 @@ EVENT_VALUE_TEMPLATE = (
 EVENT_TYPES_LIFECYCLE = [lc.value for lc in Lifecycle]
 
 
+def _quoted_list(items: Sequence[str]) -> str:
+    return "[" + ", ".join(f"'{i}'" for i in items) + "]"
+
+
+def movement_value_template(actions: Sequence[str]) -> str:
+    """``movement`` events -> HA event with ``event_type`` = the action, once per occurrence
+    (``new``); ``update``/``end`` and unknown labels render empty, which HA ignores."""
+    return (
+        "{% if value_json.lifecycle == 'new' and value_json.label in " + _quoted_list(actions)
+        + " %}{{ {'event_type': value_json.label, 'camera': value_json.camera, "
+        "'score': value_json.score, 'severity': value_json.severity, "
+        "'person': value_json.attributes.get('track_id'), 'track_id': value_json.track_id, "
+        "'event_id': value_json.event_id} | tojson }}{% endif %}"
+    )
+
+
+def identified_value_template(actions: Sequence[str]) -> str:
+    """``movement.identified`` -> HA event with ``event_type`` = the action (fall/fight) and the
+    people identified by their faces as attributes."""
+    return (
+        "{% if value_json.lifecycle == 'new' and value_json.label in " + _quoted_list(actions)
+        + " %}{{ {'event_type': value_json.label, 'camera': value_json.camera, "
+        "'identities': value_json.attributes.get('identities', []), "
+        "'unknown_faces': value_json.attributes.get('unknown_faces', 0), "
+        "'people': value_json.attributes.get('people', []), "
+        "'event_id': value_json.event_id} | tojson }}{% endif %}"
+    )
+
+
+def movement_counts_template(action: str) -> str:
+    return "{{ value_json.get('counts', {}).get('" + action + "') }}"
+
+
 def discovery_topic(discovery_prefix: str, node_id: str) -> str:
     return f"{discovery_prefix}/device/{ha_id(node_id)}/config"
 
@@ -123,12 +169,19 @@ def ha_id(text: str) -> str:
     return out
 
 
+def movement_counts_suffix() -> str:
+    return MOVEMENT_COUNTS_SUFFIX
+
+
 def event_types_for(analytics: Iterable[str]) -> list[str]:
+    names = list(analytics)
     types: list[str] = []
-    for name in analytics:
+    for name in names:
         for t in ANALYTIC_EVENT_TYPES.get(name, (name,)):
             if t not in types:
                 types.append(t)
+    if "movement" in names and "faces" in names:
+        types.append(MOVEMENT_IDENTIFIED)
     return types
 
 
@@ -147,6 +200,9 @@ class DiscoverySpec:
     # Gate binary sensors: () none (gate mode `open`: always open), ("",) the node's
     # `state/gate`, or camera names for camera-scoped gates (`state/gate/<camera>`).
     gate_keys: Sequence[str] = ()
+    # The movement analytic's actions (config `analytics.movement.actions`) when it runs: the
+    # event_types of its event entities and one counter sensor each.
+    movement_actions: Sequence[str] = ()
 
     @classmethod
     def from_config(
@@ -172,13 +228,17 @@ class DiscoverySpec:
             ),
             qos=config.mqtt.qos,
             gate_keys=_gate_keys(config),
+            movement_actions=(
+                list(config.analytics.movement.actions) if "movement" in analytics else []
+            ),
         )
 
 
 def build_discovery(spec: DiscoverySpec) -> DeviceDiscovery:
     comps: dict[str, Component] = {}
     builders = (
-        _event_components, _camera_components, _presence_components, _gate_components, _switches
+        _event_components, _camera_components, _presence_components, _gate_components, _switches,
+        _movement_counters,
     )
     for builder in builders:
         for key, comp in builder(spec):
@@ -217,9 +277,22 @@ def _uid(spec: DiscoverySpec, key: str) -> str:
     return f"{ha_id(spec.node_id)}_{key}"
 
 
+def _event_shape(spec: DiscoverySpec, event_type: str) -> tuple[list[str], str]:
+    """(event_types, value_template) of the entity of ``event_type``: the action for movement
+    (when the spec knows the actions), the lifecycle for everything else."""
+    actions = list(spec.movement_actions)
+    if event_type == MOVEMENT_EVENT and actions:
+        return actions, movement_value_template(actions)
+    escalating = [a for a in actions if a in ESCALATING_ACTIONS]
+    if event_type == MOVEMENT_IDENTIFIED and escalating:
+        return escalating, identified_value_template(escalating)
+    return EVENT_TYPES_LIFECYCLE, EVENT_VALUE_TEMPLATE
+
+
 def _event_components(spec: DiscoverySpec) -> Iterable[tuple[str, Component]]:
     for event_type in spec.event_types:
         key = f"event_{ha_id(event_type)}"
+        types, template = _event_shape(spec, event_type)
         yield (
             key,
             EventComponent(
@@ -228,8 +301,26 @@ def _event_components(spec: DiscoverySpec) -> Iterable[tuple[str, Component]]:
                 name=f"{event_type} events",
                 qos=spec.qos,
                 state_topic=spec.topics.event(event_type),
-                event_types=EVENT_TYPES_LIFECYCLE,
-                value_template=EVENT_VALUE_TEMPLATE,
+                event_types=types,
+                value_template=template,
+            ),
+        )
+
+
+def _movement_counters(spec: DiscoverySpec) -> Iterable[tuple[str, Component]]:
+    for action in spec.movement_actions:
+        key = f"movement_{ha_id(action)}_count"
+        yield (
+            key,
+            SensorComponent(
+                p="sensor",
+                unique_id=_uid(spec, key),
+                name=f"{action} count",
+                qos=spec.qos,
+                state_topic=spec.topics.sub(MOVEMENT_COUNTS_SUFFIX),
+                value_template=movement_counts_template(action),
+                state_class="total_increasing",
+                icon="mdi:counter",
             ),
         )
 
@@ -437,6 +528,40 @@ class PresenceTracker:
 
     def _state(self, kind: PresenceKind) -> str:
         return STATE_ON if self._open.get(kind) else STATE_OFF
+
+
+@dataclass
+class MovementCounter:
+    """Occurrences per movement action since the node started, from the event stream: one per
+    ``new`` ``movement`` event whose label is a counted action (a track's action that ends and
+    comes back later is a second occurrence). Pure and synchronous; the app publishes
+    ``payload()`` retained on ``MOVEMENT_COUNTS_SUFFIX`` at start and whenever ``observe``
+    returns True. HA's sensors are ``total_increasing``: the restart of a node (counts back to 0)
+    reads as a meter reset, not as a negative count."""
+
+    actions: Sequence[str]
+    counts: dict[str, int] = field(default_factory=dict)
+    cameras: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for a in self.actions:
+            self.counts.setdefault(a, 0)
+
+    def observe(self, event: Event) -> bool:
+        """Count ``event``; True when a count changed."""
+        if (
+            event.type != MOVEMENT_EVENT
+            or event.lifecycle is not Lifecycle.NEW
+            or event.label not in self.counts
+        ):
+            return False
+        self.counts[event.label] += 1
+        cam = self.cameras.setdefault(event.camera, {a: 0 for a in self.actions})
+        cam[event.label] += 1
+        return True
+
+    def payload(self) -> str:
+        return json.dumps({"counts": self.counts, "cameras": self.cameras}, sort_keys=True)
 
 
 # --- announcing ----------------------------------------------------------------------------

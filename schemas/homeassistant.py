@@ -79,7 +79,7 @@ class SensorComponent(_Component):
     p: Literal["sensor"]
     state_topic: str
     value_template: str
-    unit_of_measurement: str
+    unit_of_measurement: str | None = None  # none for counts
     state_class: Literal["measurement", "total", "total_increasing"]
     suggested_display_precision: int | None = None
 
