@@ -20,7 +20,7 @@ import signal
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -72,6 +72,9 @@ from schemas.status import (
     NodeStats,
     OutboxStats,
 )
+
+if TYPE_CHECKING:  # the movement package is imported only when the analytic runs
+    from node.movement.escalation import EscalationWorker, PersonCrop
 
 log = logging.getLogger(__name__)
 
@@ -200,6 +203,7 @@ class Node:
         self.sink: OutboxEventSink | None = None
         self.dispatcher: CommandDispatcher | None = None
         self.announcer: Announcer | None = None
+        self.escalations: EscalationWorker | None = None
         self.factories: list[AnalyticFactory] = []
         self.analytics_failed: dict[str, str] = {}
         m = config.models
@@ -260,6 +264,7 @@ class Node:
         )
         # One gate for the face analytic (reports), the pipelines (ask) and the face commands.
         self.gate = shared_gate(c.gate, ctx.extras)
+        self._setup_escalation(ctx.extras)
         # Builders may download models (first start) and warm sessions up: off the loop.
         built = await asyncio.get_running_loop().run_in_executor(
             self._executor, build_enabled_tolerant, c, ctx
@@ -339,6 +344,46 @@ class Node:
     async def _emit(self, event: Event) -> None:
         assert self.sink is not None
         await self.sink.emit(event, None)
+
+    def _setup_escalation(self, extras: dict[str, Any]) -> None:
+        """Movement's escalation hook -> face identification off the loop -> a
+        ``movement.identified`` event (``node/movement/escalation.py``), when both analytics run.
+        The face engine and gallery are the face analytic's (``extras``, set when it is built)."""
+        c = self.config
+        names = enabled_names(c)
+        if not ({"movement", "faces"} <= set(names) and c.analytics.movement.escalate_faces):
+            return
+        from node.movement.escalation import EscalationWorker
+
+        def identify(request: Any, crops: list[PersonCrop]) -> Event | None:
+            return self._identify(extras, request, crops)
+
+        self.escalations = EscalationWorker(
+            asyncio.get_running_loop(), self._executor, identify, self._emit_with_frame
+        )
+        extras["movement_escalation"] = self.escalations
+
+    def _identify(self, extras: dict[str, Any], request: Any, crops: list[PersonCrop]
+                  ) -> Event | None:
+        """Blocking (runs in the executor): faces in the crops, matched against the gallery."""
+        engine, gallery = extras.get("face_engine"), extras.get("face_gallery")
+        if engine is None or gallery is None:
+            return None  # the face analytic did not start
+        p = self.pipelines.get(request.camera)
+        if p is not None and not p.analytics.get("faces", False):
+            return None  # faces switched off on this camera (`set` command)
+        from node.movement.escalation import identified_event, identify_people
+
+        fc = self.config.analytics.faces
+        matcher = gallery.matcher(fc.match_threshold, fc.match_margin)
+        people = identify_people(crops, engine, matcher, gallery.is_authorised)
+        return identified_event(
+            self.config.node_id, request, people, model=f"{fc.detector}+{fc.embedder}"
+        )
+
+    async def _emit_with_frame(self, event: Event, frame: Frame | None) -> None:
+        assert self.sink is not None
+        await self.sink.emit(event, frame)
 
     def _setup_face_commands(self, extras: dict[str, Any]) -> None:
         """Enrollment and authorisation over MQTT, when the faces analytic runs."""
@@ -440,6 +485,8 @@ class Node:
         self._stopped.set()
         # Each pipeline ends its open events (into the outbox) and publishes `stopped`.
         await asyncio.gather(*(p.stop() for p in self.pipelines.values()), return_exceptions=True)
+        if self.escalations is not None:  # identifications under way still reach the outbox
+            await self.escalations.drain(flush_timeout_s)
         await self._flush(flush_timeout_s)
         for t in self._tasks:
             t.cancel()
