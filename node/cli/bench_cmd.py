@@ -18,7 +18,8 @@ def register(sub: Any) -> None:
         description=(
             "Per model: input size, file size, median/p90 latency and fps for each available "
             "provider; the node wrapper's overhead over a bare ONNX Runtime session; the "
-            "pipeline fps on a video (decode vs. pipeline) and the objects analytic fps."
+            "pipeline fps on a video (decode vs. pipeline) and the objects analytic fps; the "
+            "movement stage (MoveNet pose + features + classifier) per frame at 1, 3 and 6 people."
         ),
     )
     p.add_argument("--models", default=DEFAULT_MODELS, help="Comma-separated registry names.")
@@ -26,6 +27,17 @@ def register(sub: Any) -> None:
     p.add_argument("--seconds", type=float, default=3.0, help="Seconds per measurement.")
     p.add_argument("--config", "-c", help="Node YAML config (model store, analytics).")
     p.add_argument("--overhead-n", type=int, default=30, help="Frames per wrapper-overhead path.")
+    p.add_argument(
+        "--movement-runs", type=int, default=20,
+        help="Rounds of the movement-stage measurement (0 skips it).",
+    )
+    p.add_argument(
+        "--people-image",
+        help="Image whose left and right halves show one person each (e.g. zidane.jpg), tiled "
+        "into frames of 1, 3 and 6 people for the movement stage; default: the video's first "
+        "frame, else noise (MoveNet's cost hardly depends on the content; `poses_found` says "
+        "what it saw).",
+    )
     p.add_argument("--json", action="store_true", help="One JSON object instead of tables.")
     p.set_defaults(func=_bench)
 
@@ -41,6 +53,46 @@ def _sample_frame(video: str | None) -> Any:
         if ok:
             return frame
     return np.random.default_rng(0).integers(0, 256, (1080, 1920, 3), dtype=np.uint8)
+
+
+def movement_stage(args: argparse.Namespace, config: Any, store: Any, frame: Any) -> dict[str, Any]:
+    """The movement stage as the node builds it: MoveNet and the classifier through the model
+    loader (threads from the config's `models` section), pose input from `analytics.movement`."""
+    import cv2
+
+    from node.bench import movement_latency
+    from node.movement.analytic import PoseEstimator, classifier_from
+    from node.registry.loader import ModelLoader
+
+    cfg = config.analytics.movement
+    try:
+        loader = ModelLoader(store, config.models)
+        pose = loader.load(cfg.pose_model, analytic="movement.pose")
+        estimator = PoseEstimator(
+            lambda: pose.session, pose.session.manifest.inputs[0].name, cfg.pose_long_side
+        )
+        classifier = classifier_from(cfg, loader)
+        image = frame
+        if args.people_image:
+            image = cv2.imread(args.people_image, cv2.IMREAD_COLOR)
+            if image is None:
+                raise ValueError(f"cannot read --people-image {args.people_image}")
+        out = movement_latency(
+            estimator, classifier, image, args.movement_runs,
+            min_keypoint_score=cfg.min_keypoint_score,
+        )
+    except Exception as err:  # reported like a failing provider: the rest still prints
+        return {"error": f"{type(err).__name__}: {err}"}
+    opts = pose.session.options
+    source = "--video first frame" if args.video else "random noise"
+    out.update(
+        image=args.people_image or source,
+        pose_model=pose.session.manifest.label,
+        pose_long_side=cfg.pose_long_side,
+        intra_op_threads=opts.intra_op_threads,
+        providers=pose.session.providers,
+    )
+    return out
 
 
 def run_bench(args: argparse.Namespace) -> dict[str, Any]:
@@ -81,6 +133,8 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
         result["pipeline"] = run_pipeline_benchmark(args.video, args.seconds * 2, rounds=2)
         analyzer = build_analyzer(args.config, ["objects"])
         result["objects_analytic"] = analytic_fps(analyzer, Path(args.video), args.seconds * 2)
+    if args.movement_runs > 0:
+        result["movement"] = movement_stage(args, config, store, frame)
     return result
 
 
@@ -108,6 +162,23 @@ def print_tables(r: dict[str, Any]) -> None:
         print(f"\npipeline (no-op analytic): decode {p['decode_fps']:.1f} fps, pipeline "
               f"{p['pipeline_fps']:.1f} fps, ratio {p['ratio']:.3f}")  # fmt: skip
         print(f"objects analytic, every frame: {a['fps']:.1f} fps ({a['frames']} frames)")
+    if "movement" in r:
+        print_movement(r["movement"])
+
+
+def print_movement(mv: dict[str, Any]) -> None:
+    if "error" in mv:
+        print(f"\nmovement stage: error: {mv['error']}")
+        return
+    print(f"\nmovement stage per frame ({mv['pose_model']} at {mv['pose_long_side']} + "
+          f"{mv['classifier']}; {mv['frame']} frames from {mv['image']}; "
+          f"{mv['intra_op_threads'] or 'default'} ORT threads; medians of {mv['runs']}):")
+    print(f"{'people':>6}{'poses':>7}{'pose ms':>10}{'feat+clf ms':>13}{'total ms':>10}"
+          f"{'p90 ms':>9}")  # fmt: skip
+    for x in mv["rows"]:
+        print(f"{x['people']:>6}{x['poses_found']:>7}{x['pose_ms']:>10.1f}"
+              f"{x['features_classifier_ms']:>13.1f}{x['total_ms']:>10.1f}"
+              f"{x['p90_total_ms']:>9.1f}")  # fmt: skip
 
 
 def _bench(args: argparse.Namespace) -> int:
