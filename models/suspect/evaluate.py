@@ -166,6 +166,18 @@ class OnnxDetector:
         )  # fmt: skip
 
 
+def strides_for(rows: int, input_hw: tuple[int, int]) -> tuple[int, ...]:
+    """YOLOX strides for an output of ``rows`` rows: (8, 16, 32) once per grid, so a merged
+    two-head export (``MergedDetector``: twice the rows) reads as (8, 16, 32, 8, 16, 32), what
+    its manifest says."""
+    from node.detect.yolox import STRIDES
+
+    cells = sum((input_hw[0] // s) * (input_hw[1] // s) for s in STRIDES)
+    if rows % cells:
+        raise ValueError(f"{rows} output rows are not a multiple of the {cells} grid cells")
+    return tuple(STRIDES) * (rows // cells)
+
+
 def raw_to_prediction(
     raw: npt.NDArray[np.float32],
     input_hw: tuple[int, int],
@@ -181,6 +193,7 @@ def raw_to_prediction(
     dets = postprocess(
         raw, input_hw=input_hw, ratio=ratio, frame_hw=frame_hw, labels=labels,
         score_threshold=score_threshold, iou_threshold=0.45,
+        strides=strides_for(raw.shape[-2], input_hw),
     )  # fmt: skip
     names = [str(n) for n in dets.labels]
     keep = np.asarray([n in classes for n in names], np.bool_)
@@ -281,6 +294,35 @@ def person_recall_vs_teacher(
             "recall": round(found / total, 4) if total else None}  # fmt: skip
 
 
+def person_agreement(
+    student: OnnxDetector, teacher: OnnxDetector, items: Sequence[LabeledImage]
+) -> dict[str, Any]:
+    """Does the student report exactly the teacher's people? All person detections scoring >=
+    0.01 after the node's NMS, matched one-to-one by IoU >= 0.99: the share of the teacher's
+    people the student repeats, the student's extra ones, the worst score difference."""
+    n_ref = same = extra = 0
+    worst = 0.0
+    for it in items:
+        img = cv2.imread(str(it.image), cv2.IMREAD_COLOR)
+        if img is None:
+            raise FileNotFoundError(f"cannot read {it.image}")
+        ref = teacher.predict(img, ["person"], 0.01)
+        got = student.predict(img, ["person"], 0.01)
+        ious = box_iou(ref.boxes, got.boxes)
+        n_ref += len(ref.boxes)
+        hit = 0
+        for i in range(len(ref.boxes)):
+            j = int(np.argmax(ious[i])) if ious.shape[1] else -1
+            if j >= 0 and ious[i, j] >= 0.99:
+                hit += 1
+                ious[:, j] = -1.0
+                worst = max(worst, abs(float(ref.scores[i]) - float(got.scores[j])))
+        same += hit
+        extra += len(got.boxes) - hit
+    return {"baseline_people": n_ref, "identical": same, "extra": extra,
+            "max_abs_score_diff": worst}  # fmt: skip
+
+
 def evaluate_suspect(
     model: Path,
     labels: Sequence[str],
@@ -325,6 +367,7 @@ def evaluate_suspect(
             report["heldout"][name]["person_recall_of_teacher"] = person_recall_vs_teacher(
                 det, base, items, threshold
             )
+            report["heldout"][name]["person_agreement"] = person_agreement(det, base, items)
             # the COCO baseline knows person and knife only: its other classes score 0
             base_m = evaluate_images(base, items, classes, threshold)
             report["heldout"][name]["baseline"] = {
@@ -337,6 +380,7 @@ def evaluate_suspect(
         if base is not None:
             report["person_gt"]["baseline"] = evaluate_images(base, gt.items, ["person"],
                                                               threshold)["person"]  # fmt: skip
+            report["person_gt"]["agreement"] = person_agreement(det, base, gt.items)
     for neg in negatives:
         count = [c for c in SUSPECT_COUNT if c in classes]
         entry = {"model": false_positives(det, frames_of(neg, every), count, threshold)}

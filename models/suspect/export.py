@@ -1,11 +1,14 @@
-"""Export the fine-tuned suspect detector: ONNX (legacy exporter, opset 17), INT8 (static QDQ),
-manifests, and a parity check of the export against torch.
+"""Export the suspect detector: ONNX (legacy exporter, opset 17), INT8 (static QDQ), manifests,
+and parity checks (export vs torch; its person rows vs the pinned ``yolox_nano.onnx``).
 
-    .venv-train/bin/python -m models.suspect.export --checkpoint runs/suspect/mix/best.pt \\
-        --size 320 --out models/suspect --calib runs/suspect/cache320_real/train
+    .venv-train/bin/python -m models.suspect.export --checkpoint runs/suspect/real416/best.pt \\
+        --coco ../shared/models/yolox_nano.onnx --size 416 --out models/suspect \\
+        --calib runs/suspect/c416/train
 
-The exported graph applies the sigmoid (``sigmoid_applied: true``) and keeps YOLOX-nano's raw
-box encoding, so the node's YOLOX decoder reads it like the pinned ``yolox_nano`` model.
+The exported graph is a :class:`~models.suspect.yolox_torch.MergedDetector`: YOLOX-nano's own
+person rows and the fine-tuned head's suspect rows, concatenated, sigmoid applied
+(``sigmoid_applied: true``), YOLOX's raw box encoding; the manifest's ``strides: [8, 16, 32, 8,
+16, 32]`` tells the node's YOLOX decoder that two grids follow each other.
 Writes ``suspect_yolox.onnx``, ``suspect_yolox_int8.onnx`` and one manifest JSON each (for
 ``citywatch models import FILE NAME --manifest JSON``); the registry entry is in
 ``models/registry.yaml``.
@@ -27,7 +30,12 @@ import onnxruntime as ort
 import torch
 
 from models.suspect.splits import CLASSES
-from models.suspect.yolox_torch import ExportWrapper, YoloxNano
+from models.suspect.yolox_torch import (
+    ExportWrapper,
+    MergedDetector,
+    YoloxNano,
+    load_onnx_weights,
+)
 
 OPSET = 17
 FP32_NAME = "suspect_yolox.onnx"
@@ -35,9 +43,13 @@ INT8_NAME = "suspect_yolox_int8.onnx"
 LICENSE = "Apache-2.0 (YOLOX-nano weights); data CC BY 4.0 (weapons), Public Domain (drones)"
 
 
-def export_onnx(net: YoloxNano, path: Path, size: int) -> None:
+HEAD_CLASSES = tuple(c for c in CLASSES if c != "person")
+STRIDES = (*YoloxNano.strides, *YoloxNano.strides)  # person rows, then suspect rows
+
+
+def export_onnx(net: torch.nn.Module, path: Path, size: int) -> None:
     torch.onnx.export(
-        ExportWrapper(net).eval(),
+        net.eval(),
         (torch.zeros(1, 3, size, size),),
         str(path),
         dynamo=False,
@@ -48,16 +60,35 @@ def export_onnx(net: YoloxNano, path: Path, size: int) -> None:
     )
 
 
-def parity(net: YoloxNano, path: Path, images: Sequence[Path]) -> float:
+def parity(net: MergedDetector, path: Path, images: Sequence[Path]) -> float:
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     worst = 0.0
-    wrapper = ExportWrapper(net).eval()
     for p in images:
         x = cv2.imread(str(p)).transpose(2, 0, 1)[None].astype(np.float32)
-        ref = wrapper(torch.from_numpy(x)).detach().numpy()
+        with torch.no_grad():
+            ref = net(torch.from_numpy(x)).numpy()
         out = sess.run(None, {"images": x})[0]
         worst = max(worst, float(np.abs(out - ref).max()))
     return worst
+
+
+def person_parity(path: Path, coco: Path, images: Sequence[Path]) -> dict[str, float]:
+    """The export's person rows vs the pinned YOLOX-nano (both ONNX Runtime, same input): max
+    abs difference of boxes, objectness, and person probability where person is the cell's best
+    COCO class (0 elsewhere, as the merged graph does)."""
+    a = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    b = ort.InferenceSession(str(coco), providers=["CPUExecutionProvider"])
+    box = obj = person = 0.0
+    for p in images:
+        x = cv2.imread(str(p)).transpose(2, 0, 1)[None].astype(np.float32)
+        out = a.run(None, {"images": x})[0][0]
+        ref = b.run(None, {b.get_inputs()[0].name: x})[0][0]
+        rows = out[: len(ref)]
+        ref_person = np.where(ref[:, 5:].argmax(1) == 0, ref[:, 5], 0.0)
+        box = max(box, float(np.abs(rows[:, :4] - ref[:, :4]).max()))
+        obj = max(obj, float(np.abs(rows[:, 4] - ref[:, 4]).max()))
+        person = max(person, float(np.abs(rows[:, 5] - ref_person).max()))
+    return {"box": box, "obj": obj, "person": person}
 
 
 class CachedReader:
@@ -123,7 +154,7 @@ def manifest(path: Path, name: str, version: str, size: int, description: str) -
     """A ``schemas.manifest.ModelManifest`` (validated) for the exported file."""
     from schemas.manifest import ModelManifest
 
-    anchors = sum((size // s) ** 2 for s in YoloxNano.strides)
+    anchors = sum((size // s) ** 2 for s in STRIDES)
     m = ModelManifest.model_validate(
         {
             "name": name,
@@ -145,7 +176,7 @@ def manifest(path: Path, name: str, version: str, size: int, description: str) -
             "labels": list(CLASSES),
             "decoding": {
                 "family": "yolox",
-                "strides": list(YoloxNano.strides),
+                "strides": list(STRIDES),
                 "num_classes": len(CLASSES),
                 "sigmoid_applied": True,
             },
@@ -161,28 +192,36 @@ def manifest(path: Path, name: str, version: str, size: int, description: str) -
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--checkpoint", type=Path, required=True)
-    p.add_argument("--size", type=int, default=320)
+    p.add_argument("--checkpoint", type=Path, required=True, help="The trained head (train.py).")
+    p.add_argument("--coco", type=Path, required=True, help="The pinned yolox_nano.onnx.")
+    p.add_argument("--size", type=int, default=416)
     p.add_argument("--out", type=Path, default=Path("models/suspect"))
     p.add_argument("--calib", type=Path, required=True, help="Cached training images folder.")
     p.add_argument("--calib-n", type=int, default=64)
-    p.add_argument("--version", default="1")
+    p.add_argument("--version", default="2")
+    p.add_argument("--single", type=Path,
+                   help="Also write the trained head alone (no person path) here, for the "
+                        "latency comparison (not shipped).")  # fmt: skip
     args = p.parse_args(argv)
     torch.set_num_threads(1)
-    net = YoloxNano(len(CLASSES))
-    net.load_state_dict(torch.load(args.checkpoint, map_location="cpu", weights_only=True))
-    net.eval()
+    suspect = YoloxNano(len(HEAD_CLASSES))
+    suspect.load_state_dict(torch.load(args.checkpoint, map_location="cpu", weights_only=True))
+    net = MergedDetector(load_onnx_weights(args.coco), suspect).eval()
     fp32, int8 = args.out / FP32_NAME, args.out / INT8_NAME
     export_onnx(net, fp32, args.size)
+    if args.single:
+        export_onnx(ExportWrapper(suspect), args.single, args.size)
     calib = sorted(args.calib.glob("*.jpg"))
     calib = calib[:: max(1, len(calib) // args.calib_n)][: args.calib_n]
     err = parity(net, fp32, calib[:4])
+    person = person_parity(fp32, args.coco, calib[:8]) if args.size == 416 else None
     quantize(fp32, int8, calib)
     desc = (
-        "YOLOX-nano fine-tuned from the COCO weights to person, pistol, long_gun, knife, drone "
-        "(see models/suspect/MODEL_CARD.md)."
+        "YOLOX-nano's own person predictions plus a head fine-tuned to pistol, long_gun, knife, "
+        "drone on the same frozen darknet (see models/suspect/MODEL_CARD.md)."
     )
-    report = {"parity_max_abs": err, "fp32_bytes": fp32.stat().st_size,
+    report = {"parity_max_abs": err, "person_vs_yolox_nano_max_abs": person,
+              "fp32_bytes": fp32.stat().st_size,
               "int8_bytes": int8.stat().st_size}  # fmt: skip
     for path, name in ((fp32, "suspect_yolox"), (int8, "suspect_yolox_int8")):
         m = manifest(path, name, args.version, args.size, desc)

@@ -1,7 +1,7 @@
 """Fine-tune YOLOX-nano (COCO weights imported from ONNX) to the node's suspect classes.
 
     nice -n 10 .venv-train/bin/python -m models.suspect.train --shared ../shared \\
-        --out runs/suspect/real --cache runs/suspect/c320 --iters 1000 \
+        --out runs/suspect/real416 --cache runs/suspect/c416 --size 416 --iters N \
         [--generated runs/suspect/mixsrc/mix]
 
 Data (splits by source clip/session, seed 0, written to ``<out>/splits.json``):
@@ -10,16 +10,18 @@ Data (splits by source clip/session, seed 0, written to ``<out>/splits.json``):
   ``shared/datasets/drones`` (0 = drone);
 * optional generated images (``citywatch data mix``), training only.
 
-People are not labelled in these exports, yet they stand in most weapon images: training them as
-background would teach the net to forget ``person``. So the original YOLOX-nano (the teacher)
-labels people (score >= 0.5) on every training image once; its knife is kept from COCO by copying
-its class predictor, and the dataset's knife boxes keep it sharp.
+The trained head predicts ``pistol, long_gun, knife, drone`` only (``HEAD_CLASSES``): ``person``
+comes from YOLOX-nano's own neck and head in the exported :class:`MergedDetector`, which shares
+the frozen part below, so people in these exports (not labelled) are plain background here. The
+knife predictor starts from COCO's.
 
 Compute (2 shared CPU cores): images are letterboxed once to the input size (cached as JPEG with
-their targets); the whole CSPDarknet is frozen and its features are computed once, plain and
-mirrored (float16 memory maps), so an iteration runs only the PAFPN neck and the head; one torch
-thread; a fixed number of iterations (the same budget for every run); the checkpoint with the
-best validation mAP@0.5 over the suspect classes is kept. Test splits are never looked at here.
+their targets); the CSPDarknet and the first top-down neck step (``neck_top``) are frozen and
+their outputs computed once, plain and mirrored (float16 memory maps), so an iteration runs only
+the rest of the PAFPN neck and the head; one torch thread; a fixed number of iterations (the
+same budget for every run); the checkpoint with the best validation mAP@0.5 over the suspect
+classes is kept. Augmentation: mirroring, and with ``--scale-jitter`` one scale-jittered copy of
+every training image (cached like the rest). Test splits are never looked at here.
 """
 
 from __future__ import annotations
@@ -49,8 +51,10 @@ from models.suspect.splits import CLASSES, make_splits
 from models.suspect.yolox_torch import YoloxNano, load_onnx_weights, with_classes
 from node.detect.preprocess import letterbox
 
-TEACHER_PERSON_SCORE = 0.5
-FROZEN = ("backbone.stem", "backbone.dark")  # the whole CSPDarknet
+# the whole CSPDarknet and the first top-down neck step: shared with YOLOX-nano's own person
+# path in the exported MergedDetector, so they must stay exactly COCO's
+FROZEN = ("backbone.stem", "backbone.dark", "backbone.lateral_conv0", "backbone.C3_p4")
+HEAD_CLASSES = tuple(c for c in CLASSES if c != "person")  # what the trained head predicts
 
 
 def read_generated(folder: Path) -> Dataset:
@@ -75,22 +79,7 @@ def splits_summary(splits: dict[str, dict[str, list[LabeledImage]]]) -> dict[str
     return out
 
 
-# --- teacher and cache ---------------------------------------------------------------------
-
-
-def teacher_people(teacher: Path, images: list[Path]) -> dict[Path, np.ndarray]:
-    """Person boxes (normalised xyxy) the original YOLOX-nano sees on each image."""
-    from models.suspect.evaluate import OnnxDetector
-    from node.detect.labels import COCO80
-
-    det = OnnxDetector(teacher, COCO80)
-    out = {}
-    for p in images:
-        img = cv2.imread(str(p), cv2.IMREAD_COLOR)
-        h, w = img.shape[:2]
-        pred = det.predict(img, ["person"], TEACHER_PERSON_SCORE)
-        out[p] = pred.boxes / np.asarray([w, h, w, h], np.float32)
-    return out
+# --- cache ---------------------------------------------------------------------------------
 
 
 @dataclass
@@ -99,32 +88,59 @@ class Cached:
     targets: np.ndarray  # (N, 5) class, x1, y1, x2, y2 in input pixels
 
 
+def scale_jitter(
+    img: np.ndarray, boxes: np.ndarray, size: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The image at a random scale (x0.5..x1.5 of the letterbox fit, log-uniform) at a random
+    place on the ``size`` canvas (pad 114): zoomed out it is smaller with grey around it, zoomed
+    in a crop. Boxes (normalised xyxy) mapped, clipped; kept when >= 50 % stays visible.
+    Returns the canvas, the pixel boxes and the keep mask."""
+    h, w = img.shape[:2]
+    scale = min(size / h, size / w) * float(np.exp(rng.uniform(np.log(0.5), np.log(1.5))))
+    sw, sh = w * scale, h * scale
+    dx = rng.uniform(min(0.0, size - sw), max(0.0, size - sw))
+    dy = rng.uniform(min(0.0, size - sh), max(0.0, size - sh))
+    m = np.asarray([[scale, 0, dx], [0, scale, dy]], np.float32)
+    canvas = cv2.warpAffine(
+        img, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+        borderValue=(114, 114, 114),
+    )  # fmt: skip
+    px = boxes * np.asarray([w, h, w, h], np.float32) * scale + np.asarray([dx, dy, dx, dy])
+    clipped = np.clip(px, 0, size).astype(np.float32)
+    area = (px[:, 2:] - px[:, :2]).prod(1)
+    vis = np.clip(clipped[:, 2:] - clipped[:, :2], 0, None)
+    keep = (vis.prod(1) >= 0.5 * area) & (vis.min(1) >= 2) if len(px) else np.zeros(0, bool)
+    return canvas, clipped, keep
+
+
 def build_cache(
-    items: list[LabeledImage], size: int, folder: Path, teacher: Path | None
+    items: list[LabeledImage], size: int, folder: Path, jitter_seed: int | None = None
 ) -> list[Cached]:
+    """Letterboxed images and pixel targets; with ``jitter_seed`` a scale-jittered copy instead
+    (:func:`scale_jitter`, image ``k`` drawn with ``default_rng([jitter_seed, k])``)."""
     folder.mkdir(parents=True, exist_ok=True)
-    index = folder / "targets.npz"  # the teacher runs once per cache folder
+    index = folder / "targets.npz"
     if index.exists():
         saved = np.load(index)
         names = [f"{k:05d}_{it.image.stem[:40]}.jpg" for k, it in enumerate(items)]
         if all(n in saved for n in names):
             return [Cached(folder / n, saved[n]) for n in names]
-    people = teacher_people(teacher, [i.image for i in items]) if teacher else {}
     out = []
     for k, it in enumerate(items):
         img = cv2.imread(str(it.image), cv2.IMREAD_COLOR)
         h, w = img.shape[:2]
-        lb = letterbox(img, (size, size))
+        ids, boxes = it.class_ids, it.boxes
+        if jitter_seed is None:
+            lb = letterbox(img, (size, size))
+            canvas = lb.tensor[0].transpose(1, 2, 0).astype(np.uint8)
+            px = boxes * np.asarray([w, h, w, h], np.float32) * lb.ratio
+        else:
+            rng = np.random.default_rng([jitter_seed, k])
+            canvas, px, keep = scale_jitter(img, boxes, size, rng)
+            ids, px = ids[keep], px[keep]
         dest = folder / f"{k:05d}_{it.image.stem[:40]}.jpg"
         if not dest.exists():
-            cv2.imwrite(str(dest), lb.tensor[0].transpose(1, 2, 0).astype(np.uint8),
-                        [cv2.IMWRITE_JPEG_QUALITY, 95])  # fmt: skip
-        ids, boxes = it.class_ids, it.boxes
-        if it.image in people and len(people[it.image]) and not (ids == 0).any():
-            extra = people[it.image]
-            ids = np.concatenate([ids, np.zeros(len(extra), np.int64)])
-            boxes = np.concatenate([boxes, extra])
-        px = boxes * np.asarray([w, h, w, h], np.float32) * lb.ratio
+            cv2.imwrite(str(dest), canvas, [cv2.IMWRITE_JPEG_QUALITY, 95])
         out.append(Cached(dest, np.concatenate([ids[:, None], px], 1).astype(np.float32)))
     np.savez(index, **{c.path.name: c.targets for c in out})
     return out
@@ -132,18 +148,18 @@ def build_cache(
 
 @dataclass
 class Features:
-    """Frozen CSPDarknet outputs of cached images, plain and mirrored, float16 on disk."""
+    """Frozen outputs (CSPDarknet c3, neck_top) of cached images, plain and mirrored, float16."""
 
     c3: np.ndarray  # (N, 2, 64, S/8, S/8)
-    c4: np.ndarray  # (N, 2, 128, S/16, S/16)
-    c5: np.ndarray  # (N, 2, 256, S/32, S/32)
+    p5: np.ndarray  # fpn_out0 (N, 2, 128, S/32, S/32)
+    p4: np.ndarray  # f_out0 (N, 2, 128, S/16, S/16)
 
 
 def feature_cache(net: YoloxNano, items: list[Cached], size: int, folder: Path) -> Features:
     """Compute once (the frozen part is most of the forward pass); memory-map afterwards."""
-    shapes = {"c3": (64, size // 8), "c4": (128, size // 16), "c5": (256, size // 32)}
-    paths = {k: folder / f"{k}_{size}.f16" for k in shapes}
-    done = folder / f"features_{size}.done"
+    shapes = {"c3": (64, size // 8), "p5": (128, size // 32), "p4": (128, size // 16)}
+    paths = {k: folder / f"{k}_{size}_top.f16" for k in shapes}
+    done = folder / f"features_{size}_top.done"
     mode = "r" if done.exists() else "w+"
     maps = {
         k: np.lib.format.open_memmap(paths[k], mode=mode, dtype=np.float16,
@@ -155,7 +171,8 @@ def feature_cache(net: YoloxNano, items: list[Cached], size: int, folder: Path) 
             for i, c in enumerate(items):
                 img = cv2.imread(str(c.path), cv2.IMREAD_COLOR)
                 both = np.stack([img, img[:, ::-1]]).transpose(0, 3, 1, 2).astype(np.float32)
-                feats = net.backbone.darknet(torch.from_numpy(both))
+                c3, c4, c5 = net.backbone.darknet(torch.from_numpy(both))
+                feats = (c3, *net.backbone.neck_top(c4, c5))
                 for k, f in zip(shapes, feats, strict=True):
                     maps[k][i] = f.numpy().astype(np.float16)
                 if i % 200 == 0:
@@ -163,19 +180,29 @@ def feature_cache(net: YoloxNano, items: list[Cached], size: int, folder: Path) 
         for m in maps.values():
             m.flush()
         done.touch()
-    return Features(maps["c3"], maps["c4"], maps["c5"])
+    return Features(maps["c3"], maps["p5"], maps["p4"])
 
 
 def feature_batch(
     feats: list[tuple[Features, int]], flips: list[bool]
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     out = []
-    for level in ("c3", "c4", "c5"):
+    for level in ("c3", "p5", "p4"):
         arr = np.stack(
             [getattr(f, level)[i, int(fl)] for (f, i), fl in zip(feats, flips, strict=True)]
         )
         out.append(torch.from_numpy(arr.astype(np.float32)))
     return out[0], out[1], out[2]
+
+
+def head_targets(t: np.ndarray) -> np.ndarray:
+    """Targets with ``CLASSES`` ids -> the trained head's ``HEAD_CLASSES`` ids (no person)."""
+    names = [CLASSES[int(c)] for c in t[:, 0]]
+    if "person" in names:
+        raise ValueError("person boxes in the training targets: the trained head has no person")
+    t = t.copy()
+    t[:, 0] = [HEAD_CLASSES.index(n) for n in names]
+    return t
 
 
 def flip_targets(t: np.ndarray, size: int) -> np.ndarray:
@@ -285,7 +312,7 @@ def loss_fn(
 
 def predict_features(net: YoloxNano, feats: tuple[torch.Tensor, ...]) -> torch.Tensor:
     """Sigmoid-applied rows from cached darknet features (what the exported graph outputs)."""
-    out = net.head(net.backbone.neck(*feats))
+    out = net.head(net.backbone.neck_rest(*feats))
     return torch.cat((out[..., :4], out[..., 4:].sigmoid()), dim=-1)
 
 
@@ -298,7 +325,7 @@ def validate(
         for i, c in enumerate(val):
             raw = predict_features(net, feature_batch([(feats, i)], [False]))
             preds.append(raw_to_prediction(raw.numpy(), (size, size), 1.0, (size, size),
-                                           CLASSES, CLASSES))  # fmt: skip
+                                           HEAD_CLASSES, CLASSES))  # fmt: skip
             truths.append(Truth(c.targets[:, 1:], c.targets[:, 0].astype(np.int64)))
     net.train()
     return detection_metrics(preds, truths, CLASSES, 0.3)
@@ -312,19 +339,20 @@ def _val_score(m: dict[str, dict[str, Any]]) -> float:
 def prepare(
     args: argparse.Namespace, net: YoloxNano
 ) -> tuple[list[tuple[Cached, Features, int]], list[Cached], Features, dict[str, Any]]:
-    """Letterboxed images, targets (teacher people added) and frozen features, all cached."""
+    """Letterboxed images, targets and frozen features, all cached."""
     splits = make_splits(args.shared, seed=0)
-    teacher = args.shared / "models/yolox_nano.onnx"
     sources = {
         "train": [i for s in splits.values() for i in s["train"]],
         "val": [i for s in splits.values() for i in s["val"]],
     }
     if args.generated:
         sources["generated"] = read_generated(args.generated).items
+    if args.scale_jitter:  # one scale-jittered copy of every training image, seed 0
+        sources["jitter"] = sources["train"]
     cached: dict[str, tuple[list[Cached], Features]] = {}
     for name, items in sources.items():
         folder = args.cache / (name if name != "generated" else f"gen_{args.generated.name}")
-        c = build_cache(items, args.size, folder, teacher)
+        c = build_cache(items, args.size, folder, 0 if name == "jitter" else None)
         cached[name] = (c, feature_cache(net, c, args.size, folder))
         print(f"cache {name}: {len(c)} images", flush=True)
     train_set = [(c, f, i) for name in sources if name != "val"
@@ -339,7 +367,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     teacher = args.shared / "models/yolox_nano.onnx"
-    net = with_classes(load_onnx_weights(teacher), CLASSES)
+    net = with_classes(load_onnx_weights(teacher), HEAD_CLASSES)
     t0 = time.time()
     train_set, val_c, val_f, summary = prepare(args, net)
     (out / "splits.json").write_text(json.dumps(summary, indent=1), "utf-8")
@@ -371,12 +399,12 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         flips = [rng.random() < 0.5 for _ in batch]
         feats = feature_batch([(f, i) for _, f, i in batch], flips)
         targets = [
-            torch.from_numpy(flip_targets(c.targets, args.size) if fl else c.targets)
+            torch.from_numpy(head_targets(flip_targets(c.targets, args.size) if fl else c.targets))
             for (c, _, _), fl in zip(batch, flips, strict=True)
         ]
         for g in opt.param_groups:
             g["lr"] = lr_at(it)
-        loss, parts = loss_fn(net.head(net.backbone.neck(*feats)), targets, grid, stride)
+        loss, parts = loss_fn(net.head(net.backbone.neck_rest(*feats)), targets, grid, stride)
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 10.0)
@@ -395,13 +423,14 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
                 best = score
                 torch.save(net.state_dict(), out / "best.pt")
     report = {
-        "classes": list(CLASSES),
+        "classes": list(HEAD_CLASSES),
         "iters": args.iters,
         "batch": args.batch,
         "size": args.size,
         "lr": args.lr,
         "frozen": list(FROZEN),
         "generated": str(args.generated) if args.generated else None,
+        "scale_jitter": bool(args.scale_jitter),
         "train_images": len(train_set),
         "val_images": len(val_c),
         "train_seconds": round(time.time() - t_train),
@@ -425,6 +454,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--val-every", type=int, default=250)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--scale-jitter", action="store_true",
+                   help="Add one scale-jittered copy of every training image.")  # fmt: skip
     p.add_argument("--prepare-only", action="store_true", help="Build the caches and stop.")
     args = p.parse_args(argv)
     report = train(args)

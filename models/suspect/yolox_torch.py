@@ -134,8 +134,17 @@ class Backbone(nn.Module):
     def neck(
         self, c3: torch.Tensor, c4: torch.Tensor, c5: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        return self.neck_rest(c3, *self.neck_top(c4, c5))
+
+    def neck_top(self, c4: torch.Tensor, c5: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The first top-down step (``lateral_conv0``, ``C3_p4``): shared by the merged model's
+        two paths, so frozen (and cached) in training."""
         fpn_out0 = self.lateral_conv0(c5)
-        f_out0 = self.C3_p4(torch.cat((self.up(fpn_out0), c4), dim=1))
+        return fpn_out0, self.C3_p4(torch.cat((self.up(fpn_out0), c4), dim=1))
+
+    def neck_rest(
+        self, c3: torch.Tensor, fpn_out0: torch.Tensor, f_out0: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         fpn_out1 = self.reduce_conv1(f_out0)
         pan_out2 = self.C3_p3(torch.cat((self.up(fpn_out1), c3), dim=1))
         pan_out1 = self.C3_n3(torch.cat((self.bu_conv2(pan_out2), fpn_out1), dim=1))
@@ -194,6 +203,50 @@ class ExportWrapper(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.net(x)
         return torch.cat((out[..., :4], out[..., 4:].sigmoid()), dim=-1)
+
+
+class MergedDetector(nn.Module):
+    """One graph, two detectors on one darknet: YOLOX-nano's own person predictions and the
+    fine-tuned suspect head, rows concatenated (the deployed ``suspect_yolox``).
+
+    The CSPDarknet and the first top-down neck step (:meth:`Backbone.neck_top`) are frozen in
+    training, so running the *original* rest of the neck and head on them reproduces the pinned
+    YOLOX-nano exactly (up to float summation order). Output ``(1, 2A, 5 + 1 + S)``, sigmoid
+    applied, columns ``[x, y, w, h, obj, person, suspect classes...]``:
+
+    * rows ``0..A-1``: YOLOX-nano's boxes and objectness; ``person`` is its person probability
+      where person is the cell's best of the 80 COCO classes (what the node reports when it runs
+      ``yolox_nano`` and keeps ``person``), else 0; suspect columns 0;
+    * rows ``A..2A-1``: the fine-tuned head's boxes, objectness and suspect classes; person 0.
+
+    The node's YOLOX decoder reads this with ``strides: [8, 16, 32, 8, 16, 32]`` (one grid per
+    head, in row order); its argmax + class-aware NMS then never mixes the two heads.
+    """
+
+    def __init__(self, coco: YoloxNano, suspect: YoloxNano) -> None:
+        super().__init__()
+        if coco.head.num_classes != 80:
+            raise ValueError("coco must be the 80-class YOLOX-nano")
+        self.coco = coco
+        self.suspect = suspect
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        bb = self.coco.backbone
+        c3, c4, c5 = bb.darknet(x)
+        top = bb.neck_top(c4, c5)
+        p = self.coco.head(bb.neck_rest(c3, *top))
+        s = self.suspect.head(self.suspect.backbone.neck_rest(c3, *top))
+        cls80 = p[..., 5:].sigmoid()
+        person = cls80[..., :1]
+        person = person * (person >= cls80.max(dim=-1, keepdim=True).values).to(person.dtype)
+        rows_p = torch.cat(
+            (p[..., :4], p[..., 4:5].sigmoid(), person, torch.zeros_like(s[..., 5:])), dim=-1
+        )
+        rows_s = torch.cat(
+            (s[..., :4], s[..., 4:5].sigmoid(), torch.zeros_like(person), s[..., 5:].sigmoid()),
+            dim=-1,
+        )
+        return torch.cat((rows_p, rows_s), dim=1)
 
 
 def _execution_order(net: nn.Module, input_hw: tuple[int, int]) -> list[nn.Conv2d]:

@@ -19,6 +19,7 @@ pytestmark = pytest.mark.torch
 
 from models.suspect.yolox_torch import (  # noqa: E402 (after the importorskip)
     ExportWrapper,
+    MergedDetector,
     YoloxNano,
     load_onnx_weights,
     parity,
@@ -79,11 +80,62 @@ def test_export_matches_torch(coco: YoloxNano, tmp_path: Path) -> None:
 
     from models.suspect.export import export_onnx
 
-    net = with_classes(coco, ["person", "pistol", "long_gun", "knife", "drone"]).eval()
-    export_onnx(net, tmp_path / "m.onnx", 96)
+    net = MergedDetector(coco, with_classes(coco, ["pistol", "long_gun", "knife", "drone"]))
+    export_onnx(net.eval(), tmp_path / "m.onnx", 96)
     x = (np.random.default_rng(0).random((1, 3, 96, 96)) * 255).astype(np.float32)
     out = ort.InferenceSession(str(tmp_path / "m.onnx")).run(None, {"images": x})[0]
     with torch.no_grad():
-        ref = ExportWrapper(net)(torch.from_numpy(x)).numpy()
-    assert out.shape == (1, 12 * 12 + 6 * 6 + 3 * 3, 10)
+        ref = net(torch.from_numpy(x)).numpy()
+    assert out.shape == (1, 2 * (12 * 12 + 6 * 6 + 3 * 3), 10)
     assert np.abs(out - ref).max() < 1e-3
+
+
+def _trained_like(coco: YoloxNano) -> YoloxNano:
+    """A suspect head whose trainable part differs from COCO's (as after training)."""
+    from models.suspect.train import FROZEN
+
+    torch.manual_seed(0)
+    net = with_classes(coco, ["pistol", "long_gun", "knife", "drone"])
+    with torch.no_grad():
+        for name, p in net.named_parameters():
+            if not name.startswith(FROZEN):
+                p.add_(torch.randn_like(p) * 0.05)
+    return net.eval()
+
+
+@pytest.mark.shared_data
+def test_merged_person_rows_are_yolox_nano(coco: YoloxNano) -> None:
+    suspect = _trained_like(coco)
+    merged = MergedDetector(coco, suspect).eval()
+    x = torch.rand(1, 3, 64, 64) * 255
+    with torch.no_grad():
+        out = merged(x)[0]
+        ref = ExportWrapper(coco)(x)[0]
+        alone = ExportWrapper(suspect)(x)[0]
+    a = len(ref)
+    assert out.shape == (2 * a, 10)
+    # person rows: YOLOX-nano's boxes and objectness; person where it is the best COCO class
+    torch.testing.assert_close(out[:a, :5], ref[:, :5])
+    best_is_person = ref[:, 5:].argmax(1) == 0
+    assert 0 < int(best_is_person.sum()) < a  # both cases occur on this input
+    torch.testing.assert_close(out[:a, 5], torch.where(best_is_person, ref[:, 5], 0.0))
+    assert torch.all(out[:a, 6:] == 0)
+    # suspect rows: the trained head alone, no person
+    torch.testing.assert_close(out[a:, :5], alone[:, :5])
+    torch.testing.assert_close(out[a:, 6:], alone[:, 5:])
+    assert torch.all(out[a:, 5] == 0)
+
+
+@pytest.mark.shared_data
+def test_merged_uses_coco_for_the_frozen_part(coco: YoloxNano) -> None:
+    """The suspect net's copies of the frozen layers are never used: changing them changes
+    nothing, so what training froze is exactly what the person path runs."""
+    suspect = _trained_like(coco)
+    x = torch.rand(1, 3, 64, 64) * 255
+    with torch.no_grad():
+        before = MergedDetector(coco, suspect)(x)
+        for mod in (suspect.backbone.stem, suspect.backbone.dark5, suspect.backbone.C3_p4):
+            for p in mod.parameters():
+                p.add_(1.0)
+        after = MergedDetector(coco, suspect)(x)
+    torch.testing.assert_close(after, before)
