@@ -36,7 +36,16 @@ from node.movement.features import (
     window_features,
 )
 from node.movement.pose import NUM_KEYPOINTS, Poses, decode, input_size_for, preprocess
-from node.movement.rules import FallMachine, FallParams, FallState, FightParams, fighting_pairs
+from node.movement.rules import (
+    FallMachine,
+    FallParams,
+    FallState,
+    FightParams,
+    RunParams,
+    fighting_pairs,
+    gait_evidence,
+    running,
+)
 from node.track.assignment import linear_assignment
 from node.track.bytetrack import ByteTracker, TrackerParams
 from schemas.config.analytics import AnalyticConfig
@@ -179,6 +188,8 @@ class MovementAnalytic:
         )
         self._fight = FightParams(config.fight_max_distance, config.fight_min_limb_speed,
                                   config.action_threshold)
+        self._run = RunParams(config.action_threshold, config.run_min_stride, config.run_min_speed)
+        self._frame_w = 0.0  # the latest frame's width: the lens bound of the depth speed
         self._tracks: dict[int, _Track] = {}
         self._grids: dict[int, Series] = {}
         self._pan = PanEstimator() if config.compensate_camera else None
@@ -196,6 +207,7 @@ class MovementAnalytic:
         start = time.perf_counter()
         t = frame.monotonic
         self._last_frame = frame
+        self._frame_w = float(frame.width)
         dets = detect(self._detector(), frame.image, score_threshold=0.1, iou_threshold=0.45)
         people = self._people(dets)
         tracked = self._tracker.update(people, t)
@@ -344,7 +356,11 @@ class MovementAnalytic:
                            "activity": round(active[tr.tid], 3),
                            "box_deform": round(deform[tr.tid], 3)}
             tr.vote("walk", p.get("walk", 0.0) >= thr, cfg.vote_n)
-            tr.vote("run", p.get("run", 0.0) >= thr and moving >= cfg.run_min_speed, cfg.vote_n)
+            # running: ground covered per step (playback-rate free), see rules.RunParams
+            gait = gait_evidence(self._grids[tr.tid], rate, self._frame_w or None, self._run,
+                                 cfg.min_keypoint_score)
+            tr.evidence.update(gait.as_dict())
+            tr.vote("run", running(gait, p.get("run", 0.0), moving, self._run), cfg.vote_n)
             tr.vote("fight", tr.tid in fighters, cfg.vote_n)
 
     def _active(self, tr: _Track, action: str) -> bool:

@@ -23,6 +23,9 @@ from enum import Enum
 import numpy as np
 import numpy.typing as npt
 
+from node.movement.features import Series, body_scale
+from node.movement.pose import KP
+
 
 class FallState(str, Enum):
     UPRIGHT = "upright"
@@ -235,3 +238,173 @@ def fighting_pairs(
             if pair_motion >= params.min_limb_speed and prob >= params.min_score:
                 out.append((i, j))
     return out
+
+
+# --- running ---------------------------------------------------------------------------------
+# Joint pairs whose left-right separation swings once per gait cycle (two steps).
+GAIT_PAIRS = (("left_ankle", "right_ankle"), ("left_knee", "right_knee"),
+              ("left_wrist", "right_wrist"), ("left_elbow", "right_elbow"))
+
+
+@dataclass(frozen=True)
+class RunParams:
+    """Running = the classifier says so (posture and dynamics) AND the person covers ground
+    like a runner. Ground covered is judged per step, not per second: steps of
+    ``min_stride`` body heights or longer, whatever the playback rate of the video (slow
+    motion, time-lapse and wrong frame-rate metadata scale speed and cadence alike and leave
+    their ratio alone). ``min_stride`` 0.4 is the old speed gate (1 body height/s) at the
+    lowest running cadence (2.5 steps/s, 150 steps/min). Where no gait rhythm can be measured
+    the old per-second gate ``min_speed`` decides."""
+
+    min_score: float = 0.5  # classifier probability of "run"
+    min_stride: float = 0.4  # body heights per step
+    min_speed: float = 1.0  # body heights per second (fallback without a measurable cadence)
+    min_periodicity: float = 0.3  # autocorrelation of the leg/arm swing at its period
+    # cadence search range in steps per video second: 0.5 (a 0.25x slow-motion walk) to the
+    # fastest a window sampled at ``rate_hz`` can show (a cycle of at least 2.5 samples)
+    min_cadence: float = 0.5
+    # the focal length is unknown: the widest common lens (90 degrees across the frame) gives
+    # the smallest distance, hence a lower bound of the speed towards or away from the camera
+    focal_per_width: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.min_stride <= 0 or self.min_speed <= 0 or not 0 < self.min_periodicity < 1:
+            raise ValueError("need min_stride > 0, min_speed > 0, 0 < min_periodicity < 1")
+
+
+@dataclass(frozen=True)
+class GaitEvidence:
+    """How a track covers ground over its window (body heights; per second of video time)."""
+
+    speed: float  # over the ground: across the picture plus towards/away from the camera
+    speed_plane: float  # across the picture only
+    speed_depth: float  # towards / away (a lower bound; 0 without a frame width)
+    cadence: float | None  # steps per second of video; None: no measurable rhythm
+    periodicity: float  # autocorrelation at the gait period (0..1)
+
+    @property
+    def stride(self) -> float | None:
+        """Body heights per step (speed / cadence): independent of the playback rate."""
+        return None if not self.cadence else self.speed / self.cadence
+
+    def as_dict(self) -> dict[str, float]:
+        """Event evidence (cadence and stride only where the rhythm was measurable)."""
+        r = {"speed_ground": round(self.speed, 3), "speed_depth": round(self.speed_depth, 3),
+             "periodicity": round(self.periodicity, 2)}
+        stride = self.stride
+        if self.cadence is not None and stride is not None:
+            r["cadence"] = round(self.cadence, 2)
+            r["stride"] = round(stride, 3)
+        return r
+
+
+def _autocorr(x: npt.NDArray[np.float64], max_lag: int) -> npt.NDArray[np.float64]:
+    """Normalised autocorrelation r[0..max_lag] of a zero-mean signal (unbiased per lag)."""
+    n = x.shape[0]
+    var = float(np.dot(x, x)) / n
+    r = np.zeros(max_lag + 1)
+    if var <= 0:
+        return r
+    for lag in range(max_lag + 1):
+        r[lag] = float(np.dot(x[: n - lag], x[lag:])) / (n - lag) / var
+    return r
+
+
+def _detrend(y: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    t = np.arange(y.shape[0], dtype=np.float64)
+    a, b = np.polyfit(t, y, 1)
+    out: npt.NDArray[np.float64] = y - (a * t + b)
+    return out
+
+
+def gait_cadence(grid: Series, rate_hz: float, params: RunParams | None = None,
+                 min_kp_score: float = 0.3) -> tuple[float | None, float]:
+    """Steps per second (of video time) and the rhythm's strength, from the left-right
+    separation of ankles, knees, wrists and elbows, which swings once per gait cycle (two
+    steps). Each usable pair (seen in >= 2/3 of the steps; gaps interpolated) is projected on
+    its main axis, detrended and normalised; the autocorrelations are averaged, weighted by
+    the swing amplitude, and the first lag whose peak reaches 0.8 of the best one is the
+    period (parabolic sub-step refinement). ``(None, r)`` when the rhythm is too weak."""
+    p = params or RunParams()
+    n = len(grid)
+    kps = grid.keypoints
+    ok = kps[:, :, 2] >= min_kp_score
+    s = body_scale(grid.boxes)
+    max_lag = min(n - n // 3, int(np.floor(2 * rate_hz / p.min_cadence)))
+    if max_lag < 4:
+        return None, 0.0
+    acc = np.zeros(max_lag + 1)
+    weight = 0.0
+    t = np.arange(n, dtype=np.float64)
+    for a, b in GAIT_PAIRS:
+        ia, ib = KP[a], KP[b]
+        vis = ok[:, ia] & ok[:, ib]
+        if vis.sum() < max(6, n // 2):
+            continue
+        d = (kps[:, ia, :2] - kps[:, ib, :2]).astype(np.float64) / s
+        d = np.stack([np.interp(t, t[vis], d[vis, k]) for k in range(2)], axis=1)
+        d = d - d.mean(axis=0)
+        _, _, vt = np.linalg.svd(d, full_matrices=False)
+        sig = _detrend(d @ vt[0])
+        amp = float(np.std(sig))
+        if amp < 0.02:  # under 2 % of the height: no swing to speak of
+            continue
+        acc += amp * _autocorr(sig / amp, max_lag)
+        weight += amp
+    if weight == 0:
+        return None, 0.0
+    r = acc / weight
+    # local maxima from a lag of 2.5 samples on (a cycle shorter than that aliases)
+    peaks = [k for k in range(2, max_lag) if r[k] >= r[k - 1] and r[k] >= r[k + 1] and r[k] > 0]
+    if not peaks:
+        return None, 0.0
+    best = max(r[k] for k in peaks)
+    k = next(k for k in peaks if r[k] >= 0.8 * best)
+    if r[k] < p.min_periodicity:
+        return None, float(r[k])
+    den = r[k - 1] - 2 * r[k] + r[k + 1]
+    lag = k + (0.5 * (r[k - 1] - r[k + 1]) / den if den < 0 else 0.0)
+    if lag < 2.5:
+        return None, float(r[k])
+    return 2.0 * rate_hz / lag, float(r[k])
+
+
+def gait_evidence(grid: Series, rate_hz: float, frame_width: float | None = None,
+                  params: RunParams | None = None, min_kp_score: float = 0.3) -> GaitEvidence:
+    """Speed over the window (net travel of the box centre per second, in body heights, plus
+    the speed towards or away from the camera from the box height's rate of change) and the
+    cadence. Net travel over the whole window, not frame-to-frame speed: the jitter of boxes
+    and the bob of the gait cancel out. Depth: distance = f/h body heights, so d(distance)/dt
+    = -(f/h) d(ln h)/dt; with f = ``focal_per_width`` x the frame width (the widest common
+    lens) that is a lower bound. The slope of ln h is a least-squares fit over the window."""
+    p = params or RunParams()
+    b = grid.boxes.astype(np.float64)
+    n = len(grid)
+    h = np.maximum(b[:, 3] - b[:, 1], 1.0)
+    s = body_scale(grid.boxes)
+    span = (n - 1) / rate_hz
+    plane = depth = 0.0
+    if n >= 4 and span > 0:
+        t = np.arange(n, dtype=np.float64) / rate_hz
+        cx, cy = (b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2
+        # fitted velocity of the centre, relative to the body height at each step
+        vx = np.polyfit(t, cx / s, 1)[0]
+        vy = np.polyfit(t, cy / s, 1)[0]
+        plane = float(np.hypot(vx, vy))
+        if frame_width:
+            dlnh = float(np.polyfit(t, np.log(h), 1)[0])
+            depth = abs(p.focal_per_width * frame_width / float(np.median(h)) * dlnh)
+    cadence, per = gait_cadence(grid, rate_hz, p, min_kp_score)
+    return GaitEvidence(float(np.hypot(plane, depth)), plane, depth, cadence, per)
+
+
+def running(gait: GaitEvidence, run_prob: float, moving: float, params: RunParams) -> bool:
+    """The run decision of one step: the classifier's ``run_prob`` and the ground covered --
+    ``stride`` per step where the gait's rhythm is measurable, else the old per-second gate
+    on ``moving`` (the larger of the body's and the limbs' speed, body heights/s)."""
+    if run_prob < params.min_score:
+        return False
+    stride = gait.stride
+    if stride is not None:
+        return stride >= params.min_stride
+    return moving >= params.min_speed

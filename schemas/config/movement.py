@@ -98,10 +98,17 @@ class MovementConfig(AnalyticConfig):
     )
     vote_k: int = Field(default=4, ge=1, description="An action needs k of the last n steps...")
     vote_n: int = Field(default=8, ge=1, description="...(analysed frames) to raise its event.")
+    run_min_stride: float = Field(
+        default=0.4, gt=0,
+        description="Running also needs steps of at least this many body heights (ground speed, "
+        "towards the camera included, over the cadence of the legs' and arms' swing): the same "
+        "at any playback rate (slow motion, time-lapse). 0.4 = 1 body height/s at the lowest "
+        "running cadence, 2.5 steps/s.",
+    )
     run_min_speed: float = Field(
         default=1.0, gt=0,
-        description="Running also needs the body (or, with a panning camera, the limbs relative "
-        "to the body) to move at least this many body heights per second.",
+        description="Where no gait rhythm is measurable (legs hidden), running needs the body "
+        "(or the limbs relative to it) to move at least this many body heights per second.",
     )
     fight_max_distance: float = Field(
         default=1.0, gt=0, description="Fighters' centres at most this many body heights apart."
