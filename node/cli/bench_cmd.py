@@ -145,17 +145,17 @@ def print_tables(r: dict[str, Any]) -> None:
         f"providers {', '.join(mi['providers'])}; frame {r['frame']['width']}x"
         f"{r['frame']['height']}"
     )
-    print(f"\n{'model':<16}{'provider':<28}{'input':<16}{'MB':>6}{'median ms':>11}"
+    print(f"\n{'model':<19}{'provider':<28}{'input':<16}{'MB':>6}{'median ms':>11}"
           f"{'p90 ms':>9}{'fps':>8}")  # fmt: skip
     for x in r["latency"]:
         if x["error"]:
-            print(f"{x['model']:<16}{x['provider']:<28}error: {x['error']}")
+            print(f"{x['model']:<19}{x['provider']:<28}error: {x['error']}")
             continue
-        print(f"{x['model']:<16}{x['provider']:<28}{x['input']:<16}{x['file_mb']:>6.1f}"
+        print(f"{x['model']:<19}{x['provider']:<28}{x['input']:<16}{x['file_mb']:>6.1f}"
               f"{x['median_ms']:>11.1f}{x['p90_ms']:>9.1f}{x['fps']:>8.1f}")  # fmt: skip
-    print(f"\n{'wrapper overhead':<16}{'bare ms':>9}{'wrapper ms':>12}{'overhead':>10}")
+    print(f"\n{'wrapper overhead':<19}{'bare ms':>9}{'wrapper ms':>12}{'overhead':>10}")
     for o in r["wrapper_overhead"]:
-        print(f"{o['model']:<16}{o['bare_median_ms']:>9.1f}{o['wrapper_median_ms']:>12.1f}"
+        print(f"{o['model']:<19}{o['bare_median_ms']:>9.1f}{o['wrapper_median_ms']:>12.1f}"
               f"{o['overhead_pct']:>+9.1f}%")  # fmt: skip
     if "pipeline" in r:
         p, a = r["pipeline"], r["objects_analytic"]
@@ -172,7 +172,8 @@ def print_movement(mv: dict[str, Any]) -> None:
         return
     print(f"\nmovement stage per frame ({mv['pose_model']} at {mv['pose_long_side']} + "
           f"{mv['classifier']}; {mv['frame']} frames from {mv['image']}; "
-          f"{mv['intra_op_threads'] or 'default'} ORT threads; medians of {mv['runs']}):")
+          f"ORT intra-op threads: {mv['intra_op_threads'] or 'one per core'}; medians of "
+          f"{mv['runs']}):")
     print(f"{'people':>6}{'poses':>7}{'pose ms':>10}{'feat+clf ms':>13}{'total ms':>10}"
           f"{'p90 ms':>9}")  # fmt: skip
     for x in mv["rows"]:
