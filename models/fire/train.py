@@ -124,7 +124,13 @@ class FireDataset(Dataset[Item]):
     per-class box coverage of the feature grid (2, g, g)."""
 
     def __init__(
-        self, samples: Sequence[Sample], size: int, seed: int, train: bool, progress: bool
+        self,
+        samples: Sequence[Sample],
+        size: int,
+        seed: int,
+        train: bool,
+        progress: bool,
+        cache_side: int | None = None,
     ) -> None:
         self.samples = list(samples)
         self.size = size
@@ -132,7 +138,8 @@ class FireDataset(Dataset[Item]):
         self.train = train
         self.epoch = 0
         it = tqdm(self.samples, desc="decode", disable=not progress, leave=False)
-        self.cache = [load_cached(s.path, cache_size(size)) for s in it]
+        side = cache_side or cache_size(size)
+        self.cache = [load_cached(s.path, side) for s in it]
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -349,10 +356,18 @@ def _finish(
     best_loss: float,
     seconds: float,
 ) -> TrainResult:
-    """Reload the best checkpoint, choose thresholds on the validation split, write the report."""
+    """Reload the best checkpoint, choose thresholds on the validation split, write the report.
+
+    The thresholds are chosen on val images resized straight from the file to the input size
+    (``node_view``), as the node and the evaluation do; training's val set (``val_ds``, early
+    stopping) goes through the larger crop cache first, which shifts scores a little."""
     net = build_model(cfg.pretrained)
     net.load_state_dict(torch.load(ckpt, map_location="cpu", weights_only=True))
-    scores, targets, val_loss = predict(net, val_ds, cfg.batch_size)
+    _, _, val_loss = predict(net, val_ds, cfg.batch_size)
+    node_view = FireDataset(
+        split.val, cfg.input_size, cfg.seed, False, cfg.progress, cache_side=cfg.input_size
+    )
+    scores, targets, _ = predict(net, node_view, cfg.batch_size)
     # scene-level negatives of val (no fire, no smoke): false alarms bound each threshold
     none = ~(targets > 0.5).any(axis=1)
     thresholds = {

@@ -66,6 +66,8 @@ def test_smoke_training_runs_and_is_reproducible(
             max_steps=2,
             threads=1,
             progress=False,
+            cam_loss=0.5,  # the box-supervised CAM path of the shipped model
+            cam_neg_loss=0.5,
         )
 
     t0 = time.monotonic()
