@@ -224,7 +224,9 @@ class DiscoverySpec:
             cameras=[c.name for c in config.cameras],
             analytics=list(analytics),
             event_types=(
-                list(event_types) if event_types is not None else event_types_for(analytics)
+                list(event_types) if event_types is not None
+                else [t for t in event_types_for(analytics)
+                      if t != MOVEMENT_IDENTIFIED or config.analytics.movement.escalate_faces]
             ),
             qos=config.mqtt.qos,
             gate_keys=_gate_keys(config),

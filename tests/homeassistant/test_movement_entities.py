@@ -145,6 +145,11 @@ def test_identified_entity_names_the_people() -> None:
                      "people": people, "event_id": e.event_id}
     # the other event entities keep the lifecycle as their event type
     assert c["event_face_recognized"]["event_types"] == ["new", "update", "end"]
+    # no escalation configured: no identification entity
+    off = config()
+    off.analytics.movement.escalate_faces = False
+    spec = DiscoverySpec.from_config(off, analytics=["faces", "movement"])
+    assert "movement.identified" not in spec.event_types and "movement" in spec.event_types
 
 
 def test_counter_sensors_read_the_retained_counts() -> None:

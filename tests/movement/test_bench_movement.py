@@ -64,9 +64,9 @@ def test_movement_latency_runs_one_pose_and_one_batch_per_frame_and_size() -> No
     steps = clf.manifest.steps
     assert backend.batches[2:5] == [(n, steps, len(FEATURES)) for n in (1, 3, 6)]
     for x in r["rows"]:
-        assert x["poses_found"] == 0
-        assert 0 <= x["pose_ms"] and 0 <= x["features_classifier_ms"]
-        assert x["total_ms"] <= x["p90_total_ms"] + 1e-6
+        assert x["poses_found"] == 0  # what the estimator returned, not a fixed number
+        assert set(x) == {"people", "poses_found", "pose_ms", "features_classifier_ms",
+                          "total_ms", "p90_total_ms"}
 
 
 def _bench(args: list[str], capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
