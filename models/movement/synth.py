@@ -3,8 +3,11 @@
 A 17-joint 3D skeleton (body height 1) is driven by a few joint angles over time: gait cycles at
 walking and running speeds, falls (forward, backward, sideways; straight or collapsing at the
 knees first), sitting down, bending, kicking, standing still, two-person scuffles and calm pairs.
+Gaits cover ground consistently (speed = step length x cadence, the step set by the leg swing).
 Each sequence is seen by a random camera (yaw around the person, elevation 0-45 degrees, scale,
-position), sampled at a random rate, with keypoint noise, dropout and missing frames, then turned
+position; half of them with perspective, so paths towards the camera make the person grow),
+played back at a random rate (half at real time, the rest 0.4x-2x: slow motion, time-lapse),
+sampled at a random rate, with keypoint noise, dropout and missing frames, then turned
 into a ``Series`` (box from the keypoints plus margins) -- the same type the node builds from real
 tracks, so ``node.movement.features`` computes the training features.
 """
@@ -12,7 +15,7 @@ tracks, so ``node.movement.features`` computes the training features.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -105,25 +108,36 @@ class Camera:
     # a panning camera following the person: 0 fixed, 1 keeps them centred (no image-space
     # travel); operators and phone footage lag behind, so anything in between
     follow: float = 0.0
+    # perspective: the camera's distance from the start point in body heights (0: orthographic).
+    # A person walking towards the camera then grows in the picture instead of standing still.
+    distance: float = 0.0
 
 
 def project(joints: F, cam: Camera) -> F:
-    """Orthographic view from ``cam`` -> (17, 2) image pixels (y down)."""
+    """View from ``cam`` -> (17, 2) image pixels (y down): orthographic, or a pinhole at
+    ``cam.distance`` body heights (``scale`` pixels per body height at that distance)."""
     r = _rot_y(-cam.yaw)
     p = joints @ r.T
     ce, se = np.cos(cam.elevation), np.sin(cam.elevation)
     depth = p[:, 0]
     x = p[:, 2]
     y = p[:, 1] * ce - depth * se
-    return np.stack([cam.origin[0] + x * cam.scale, cam.origin[1] - y * cam.scale], axis=1)
+    k = np.ones_like(x)
+    if cam.distance > 0:  # depth along the viewing axis, + away from the camera
+        along = depth * ce + p[:, 1] * se
+        k = cam.distance / np.maximum(cam.distance + along, 0.25 * cam.distance)
+    return np.stack([cam.origin[0] + k * x * cam.scale, cam.origin[1] - k * y * cam.scale],
+                    axis=1)
 
 
 Motion = Callable[[float], Pose3D]
 
 
 def _gait(rng: np.random.Generator, speed: float, freq: float, hip_amp: float, knee_amp: float,
-          arm_amp: float, lean: float, bob: float, elbow: float) -> Motion:
-    heading = rng.uniform(-np.pi, np.pi)
+          arm_amp: float, lean: float, bob: float, elbow: float,
+          heading: float | None = None) -> Motion:
+    drawn = rng.uniform(-np.pi, np.pi)
+    heading = drawn if heading is None else heading
     phase = rng.uniform(0, 2 * np.pi)
 
     def at(t: float) -> Pose3D:
@@ -277,12 +291,21 @@ def _observe(motion: Motion, times: F, cam: Camera, rng: np.random.Generator) ->
     n = len(times)
     kps = np.zeros((n, 17, 3))
     boxes = np.zeros((n, 4))
-    start = project(motion(float(times[0])).pelvis[None], cam)[0]
+    # the world is centred on where the person is half-way through (the perspective camera's
+    # distance is to that point, so a runner towards the camera does not run into it)
+    mid = motion(float(times[n // 2])).pelvis * np.array([1.0, 0.0, 1.0])
+    if cam.distance > 0:
+        # a camera close enough for the person to walk into it would lose them out of the
+        # frame first: stand it at least twice the person's travel away (at most ~2x growth)
+        travel = max(float(np.linalg.norm(motion(float(t)).pelvis[[0, 2]] - mid[[0, 2]]))
+                     for t in (times[0], times[-1]))
+        cam = replace(cam, distance=max(cam.distance, 2.0 * travel))
+    start = project(motion(float(times[0])).pelvis[None] - mid, cam)[0]
     for i, t in enumerate(times):
         pose = motion(float(t))
-        xy = project(skeleton(pose), cam)
+        xy = project(skeleton(pose) - mid, cam)
         if cam.follow:
-            xy[:, 0] -= cam.follow * (project(pose.pelvis[None], cam)[0, 0] - start[0])
+            xy[:, 0] -= cam.follow * (project(pose.pelvis[None] - mid, cam)[0, 0] - start[0])
         lo, hi = xy.min(axis=0), xy.max(axis=0)
         size = max(hi[1] - lo[1], hi[0] - lo[0], 1.0)
         # detector boxes reach above the nose (hair) and below the ankles (feet), and jitter
@@ -308,16 +331,41 @@ def fall_sequence(rng: np.random.Generator, duration: float, rate_hz: float, t_f
     return _observe(_fall(rng, t_fall, get_up_after, crawl_speed), times, cam, rng)
 
 
+FRAME_WIDTH = 640.0  # the synthetic picture's width (origins 100-500 px)
+
+
+def gait_sequence(rng: np.random.Generator, running: bool, freq: float, hip_amp: float,
+                  playback: float, cam: Camera, duration: float, rate_hz: float,
+                  heading: float = 0.0) -> tuple[Series, float, float]:
+    """A walker (or runner) with a known gait: ``freq`` cycles per real second, legs swinging
+    +-``hip_amp``, seen by ``cam`` at ``playback``. Returns the track, the true cadence in steps
+    per *video* second and the true step length in body heights (runners: 1.2 x the contact
+    spread). The rules' test sequences."""
+    step = step_length(hip_amp, 1.2 if running else 1.0)
+    if running:
+        m = _gait(rng, step * 2 * freq, freq, hip_amp, 1.4, 0.7, 0.2, 0.03, 1.3, heading)
+    else:
+        m = _gait(rng, step * 2 * freq, freq, hip_amp, 0.65, 0.3, 0.05, 0.01, 0.25, heading)
+    times = np.arange(0.0, duration, 1.0 / rate_hz)
+    return _observe(lambda t: m(t * playback), times, cam, rng), 2 * freq * playback, step
+
+
 def random_camera(rng: np.random.Generator) -> Camera:
+    scale = rng.uniform(60, 450)
     return Camera(
         yaw=rng.uniform(-np.pi, np.pi),
         elevation=rng.uniform(0.0, 0.8),
-        scale=rng.uniform(60, 450),
+        scale=scale,
         origin=(rng.uniform(100, 500), rng.uniform(200, 500)),
         noise=rng.uniform(0.002, 0.02),
         dropout=rng.uniform(0.0, 0.3),
         frame_drop=rng.uniform(0.0, 0.15),
         follow=float(rng.uniform(0.5, 1.0)) if rng.random() < 0.3 else 0.0,
+        # half the cameras with perspective: a lens of 32-90 degrees across FRAME_WIDTH (focal
+        # length 320-1100 px) puts the person at focal / scale body heights (at least 6): paths
+        # towards or away from the camera (any yaw) then change the person's size
+        distance=max(6.0, float(rng.uniform(320.0, 1100.0)) / scale) if rng.random() < 0.5
+        else 0.0,
     )
 
 
@@ -326,31 +374,63 @@ class Sample:
     label: str
     track: Series
     neighbour: Series | None
+    playback: float = 1.0
 
 
 OTHER_KINDS = ("sit", "bend", "kick")
 
 
+LEG = 0.49  # hip to ankle, body heights (the skeleton's thigh + shin)
+
+
+def step_length(hip_amp: float, flight: float = 1.0) -> float:
+    """Distance covered per step (body heights) by legs swinging +-``hip_amp`` radians: the
+    feet are ``2 LEG sin(hip_amp)`` apart at contact; running adds the airborne part
+    (``flight`` >= 1). Speed = step length x cadence, so feet do not slide."""
+    return float(2 * LEG * np.sin(hip_amp) * flight)
+
+
+def random_playback(rng: np.random.Generator) -> float:
+    """Half the clips play at real time; the rest log-uniformly 0.4x-2x (slow motion,
+    time-lapse, wrong frame-rate metadata): the video-time rate of everything."""
+    return 1.0 if rng.random() < 0.5 else float(np.exp(rng.uniform(np.log(0.4), np.log(2.0))))
+
+
 def make_sample(label: str, rng: np.random.Generator, duration: float, rate_hz: float,
-                kind: str | None = None) -> Sample:
-    """One sequence of ``label`` lasting ``duration`` seconds, sampled near ``rate_hz``
-    (``kind`` picks the ``other`` motion: sit, bend or kick; random when None)."""
+                kind: str | None = None, playback: float | None = None,
+                camera: Camera | None = None, path_angle: float | None = None) -> Sample:
+    """One sequence of ``label`` lasting ``duration`` seconds of video, sampled near
+    ``rate_hz`` (``kind`` picks the ``other`` motion: sit, bend or kick; random when None).
+    ``playback``: how fast the video plays the real motion (0.5 slow motion, 2 time-lapse;
+    random by ``random_playback`` when None); ``camera``: a given camera instead of a random
+    one; ``path_angle`` (walk, run): the path's angle to the image plane in radians (0 across
+    the picture, pi/2 straight towards or away from the camera; random when None)."""
     fps = rate_hz * rng.uniform(0.8, 1.6)
     times = np.arange(0.0, duration, 1.0 / fps) + rng.uniform(0, 10)
     t_rel = times - times[0]
-    cam = random_camera(rng)
+    cam = random_camera(rng) if camera is None else camera
+    pb = random_playback(rng) if playback is None else float(playback)
+    heading = None
+    if path_angle is not None:  # the path's direction relative to the camera's yaw
+        heading = cam.yaw + np.pi / 2 - path_angle * rng.choice([-1.0, 1.0]) + \
+            np.pi * float(rng.integers(2))
     neighbour_motion: Motion | None = None
-    # events land so that their decisive part is inside the window
-    t_event = float(t_rel[0] + rng.uniform(0.15, 0.55) * duration)
+    # events land so that their decisive part is inside the window (in video time; the
+    # motion runs on real time = video time x playback)
+    t_event = float(t_rel[0] + rng.uniform(0.15, 0.55) * duration) * pb
     if label == "walk":
-        m = _gait(rng, rng.uniform(0.4, 1.0), rng.uniform(0.75, 1.1), rng.uniform(0.3, 0.5),
-                  rng.uniform(0.5, 0.8), rng.uniform(0.2, 0.45), rng.uniform(0.0, 0.1),
-                  0.01, rng.uniform(0.1, 0.4))
+        freq, hip = rng.uniform(0.75, 1.1), rng.uniform(0.3, 0.5)
+        speed = step_length(hip) * rng.uniform(0.9, 1.1) * 2 * freq
+        m = _gait(rng, speed, freq, hip, rng.uniform(0.5, 0.8), rng.uniform(0.2, 0.45),
+                  rng.uniform(0.0, 0.1), 0.01, rng.uniform(0.1, 0.4), heading)
     elif label == "run":
-        # from a light jog (bent arms, knees flexing ~0.9 rad) to a sprint
-        m = _gait(rng, rng.uniform(1.2, 3.5), rng.uniform(1.2, 1.7), rng.uniform(0.5, 0.9),
-                  rng.uniform(0.9, 1.9), rng.uniform(0.5, 0.9), rng.uniform(0.1, 0.3),
-                  rng.uniform(0.02, 0.05), rng.uniform(0.9, 1.7))
+        # from a light jog (bent arms, knees flexing ~0.9 rad) to a sprint; steps of
+        # 0.47-1.1 body heights at 2.4-3.4 steps/s (1.1-3.7 heights/s)
+        freq, hip = rng.uniform(1.2, 1.7), rng.uniform(0.5, 0.9)
+        speed = step_length(hip, rng.uniform(1.0, 1.4)) * 2 * freq
+        m = _gait(rng, speed, freq, hip, rng.uniform(0.9, 1.9), rng.uniform(0.5, 0.9),
+                  rng.uniform(0.1, 0.3), rng.uniform(0.02, 0.05), rng.uniform(0.9, 1.7),
+                  heading)
     elif label == "fall":
         m = _fall(rng, t_event)
     elif label == "fight":
@@ -369,15 +449,15 @@ def make_sample(label: str, rng: np.random.Generator, duration: float, rate_hz: 
     else:  # other: sitting down, bending, kicking
         kind = kind or str(rng.choice(list(OTHER_KINDS)))
         m = {"sit": _sit, "bend": _bend, "kick": _kick}[kind](rng, t_event)
-    track = _observe(lambda t: m(t - times[0]), times, cam, rng)
+    track = _observe(lambda t: m((t - times[0]) * pb), times, cam, rng)
     neighbour = None
     if neighbour_motion is not None:
         nm = neighbour_motion
-        neighbour = _observe(lambda t: nm(t - times[0]), times, cam, rng)
+        neighbour = _observe(lambda t: nm((t - times[0]) * pb), times, cam, rng)
     elif label in ("walk", "run") and rng.random() < 0.3:  # walking side by side
         d = np.array([0, 0, rng.uniform(0.25, 0.5)])
-        neighbour = _observe(lambda t: _shift(m(t - times[0]), d), times, cam, rng)
-    return Sample(label, track, neighbour)
+        neighbour = _observe(lambda t: _shift(m((t - times[0]) * pb), d), times, cam, rng)
+    return Sample(label, track, neighbour, pb)
 
 
 def _shift(p: Pose3D, d: F) -> Pose3D:

@@ -248,13 +248,14 @@ GAIT_PAIRS = (("left_ankle", "right_ankle"), ("left_knee", "right_knee"),
 
 @dataclass(frozen=True)
 class RunParams:
-    """Running = the classifier says so (posture and dynamics) AND the person covers ground
-    like a runner. Ground covered is judged per step, not per second: steps of
-    ``min_stride`` body heights or longer, whatever the playback rate of the video (slow
-    motion, time-lapse and wrong frame-rate metadata scale speed and cadence alike and leave
-    their ratio alone). ``min_stride`` 0.4 is the old speed gate (1 body height/s) at the
-    lowest running cadence (2.5 steps/s, 150 steps/min). Where no gait rhythm can be measured
-    the old per-second gate ``min_speed`` decides."""
+    """Running = the classifier says so (posture and dynamics) AND the person moves like a
+    runner per step, not per second: the larger of the ground speed and the limbs' speed
+    (relative to the body), divided by the cadence, at least ``min_stride`` body heights per
+    step -- whatever the playback rate of the video (slow motion, time-lapse and wrong
+    frame-rate metadata scale speed and cadence alike and leave their ratio alone).
+    ``min_stride`` 0.4 is the old per-second gate (1 body height/s) at the lowest running
+    cadence (2.5 steps/s, 150 steps/min). Where no gait rhythm can be measured the per-second
+    gate ``min_speed`` decides, as before."""
 
     min_score: float = 0.5  # classifier probability of "run"
     min_stride: float = 0.4  # body heights per step
@@ -399,12 +400,14 @@ def gait_evidence(grid: Series, rate_hz: float, frame_width: float | None = None
 
 
 def running(gait: GaitEvidence, run_prob: float, moving: float, params: RunParams) -> bool:
-    """The run decision of one step: the classifier's ``run_prob`` and the ground covered --
-    ``stride`` per step where the gait's rhythm is measurable, else the old per-second gate
-    on ``moving`` (the larger of the body's and the limbs' speed, body heights/s)."""
+    """The run decision of one step: the classifier's ``run_prob`` and the motion per step.
+    ``moving`` is the larger of the body's and the limbs' speed (body heights/s, the limbs
+    relative to the body: they carry it on paths towards the camera and for a poorly
+    compensated pan); the larger of it and the ground speed, divided by the cadence, must
+    reach ``min_stride`` where the gait's rhythm is measurable, else the per-second
+    ``min_speed`` applies to ``moving``."""
     if run_prob < params.min_score:
         return False
-    stride = gait.stride
-    if stride is not None:
-        return stride >= params.min_stride
+    if gait.cadence:
+        return max(gait.speed, moving) / gait.cadence >= params.min_stride
     return moving >= params.min_speed

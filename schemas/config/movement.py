@@ -100,10 +100,10 @@ class MovementConfig(AnalyticConfig):
     vote_n: int = Field(default=8, ge=1, description="...(analysed frames) to raise its event.")
     run_min_stride: float = Field(
         default=0.4, gt=0,
-        description="Running also needs steps of at least this many body heights (ground speed, "
-        "towards the camera included, over the cadence of the legs' and arms' swing): the same "
-        "at any playback rate (slow motion, time-lapse). 0.4 = 1 body height/s at the lowest "
-        "running cadence, 2.5 steps/s.",
+        description="Running also needs this many body heights of motion per step: the larger "
+        "of the ground speed (towards the camera included) and the limbs' speed, over the "
+        "cadence of the legs' and arms' swing -- the same at any playback rate (slow motion, "
+        "time-lapse). 0.4 = 1 body height/s at the lowest running cadence, 2.5 steps/s.",
     )
     run_min_speed: float = Field(
         default=1.0, gt=0,
