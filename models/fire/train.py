@@ -438,6 +438,9 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pretrained", type=Path, default=None, help=f"{DEFAULT_PRETRAINED} path")
     p.add_argument("--epochs", type=int, default=12)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--patience", type=int, default=3, help="early stop after this many epochs without gain"
+    )
     p.add_argument("--input-size", type=int, default=192)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument(
@@ -473,6 +476,7 @@ def config_from_args(a: argparse.Namespace) -> TrainConfig:
         weapons=getattr(a, "weapons", None),
         seed=a.seed,
         epochs=a.epochs,
+        patience=getattr(a, "patience", 3),
         input_size=a.input_size,
         threads=a.threads,
         cam_loss=getattr(a, "cam_loss", 0.0),
