@@ -6,7 +6,8 @@ knees first), sitting down, bending, kicking, standing still, two-person scuffle
 Gaits cover ground consistently (speed = step length x cadence, the step set by the leg swing).
 Each sequence is seen by a random camera (yaw around the person, elevation 0-45 degrees, scale,
 position; half of them with perspective, so paths towards the camera make the person grow),
-played back at a random rate (half at real time, the rest 0.4x-2x: slow motion, time-lapse),
+gaits played back at a random rate (half at real time, the rest 0.4x-2x: slow motion,
+time-lapse; other motions at real time),
 sampled at a random rate, with keypoint noise, dropout and missing frames, then turned
 into a ``Series`` (box from the keypoints plus margins) -- the same type the node builds from real
 tracks, so ``node.movement.features`` computes the training features.
@@ -390,6 +391,13 @@ def step_length(hip_amp: float, flight: float = 1.0) -> float:
     return float(2 * LEG * np.sin(hip_amp) * flight)
 
 
+# Random playback rates are drawn for gaits only: running is judged per step, which needs a
+# classifier that tells a slow-motion run from a walk. Falls, sitting down and fights keep real
+# time: how fast someone goes down is the evidence that separates a fall from sitting down
+# (a sit in time-lapse *is* a fast descent), and the fall rule leans on that.
+PLAYBACK_LABELS = ("walk", "run")
+
+
 def random_playback(rng: np.random.Generator) -> float:
     """Half the clips play at real time; the rest log-uniformly 0.4x-2x (slow motion,
     time-lapse, wrong frame-rate metadata): the video-time rate of everything."""
@@ -402,14 +410,17 @@ def make_sample(label: str, rng: np.random.Generator, duration: float, rate_hz: 
     """One sequence of ``label`` lasting ``duration`` seconds of video, sampled near
     ``rate_hz`` (``kind`` picks the ``other`` motion: sit, bend or kick; random when None).
     ``playback``: how fast the video plays the real motion (0.5 slow motion, 2 time-lapse;
-    random by ``random_playback`` when None); ``camera``: a given camera instead of a random
-    one; ``path_angle`` (walk, run): the path's angle to the image plane in radians (0 across
-    the picture, pi/2 straight towards or away from the camera; random when None)."""
+    when None: random by ``random_playback`` for walk and run, real time for the rest);
+    ``camera``: a given camera instead of a random one; ``path_angle`` (walk, run): the
+    path's angle to the image plane in radians (0 across the picture, pi/2 straight towards
+    or away from the camera; random when None)."""
     fps = rate_hz * rng.uniform(0.8, 1.6)
     times = np.arange(0.0, duration, 1.0 / fps) + rng.uniform(0, 10)
     t_rel = times - times[0]
     cam = random_camera(rng) if camera is None else camera
     pb = random_playback(rng) if playback is None else float(playback)
+    if playback is None and label not in PLAYBACK_LABELS:
+        pb = 1.0
     heading = None
     if path_angle is not None:  # the path's direction relative to the camera's yaw
         heading = cam.yaw + np.pi / 2 - path_angle * rng.choice([-1.0, 1.0]) + \

@@ -14,7 +14,15 @@ from models.movement.run_check import rate
 from models.movement.synth import Camera, gait_sequence
 from node.movement.classifier import DEFAULT_SIDECAR, MovementClassifier
 from node.movement.features import Series, resample
-from node.movement.rules import GaitEvidence, RunParams, gait_cadence, gait_evidence, running
+from node.movement.pose import KP
+from node.movement.rules import (
+    GaitEvidence,
+    RunParams,
+    gait_cadence,
+    gait_evidence,
+    observed_steps,
+    running,
+)
 
 RATE = 8.0
 SIDE = Camera(yaw=np.pi / 2, elevation=0.2, scale=180.0, origin=(320.0, 300.0), noise=0.005,
@@ -37,6 +45,34 @@ def test_cadence_and_stride_of_a_side_view_gait(running_: bool, freq: float, hip
     ev = gait_evidence(_window(s), RATE)
     assert ev.cadence == pytest.approx(cadence, rel=0.15)
     assert ev.stride == pytest.approx(step, rel=0.2)
+
+
+def test_cadence_survives_left_right_swaps() -> None:
+    """Pose models often mix up left and right in side views: with the labels swapped in a
+    random half of the frames the left-right separation has no rhythm left, and the cadence
+    comes from the swap-blind signals (ankle and knee spread, box aspect), once per step."""
+    rng = np.random.default_rng(11)
+    s, cadence, _ = gait_sequence(rng, True, 1.4, 0.7, 0.5, SIDE, 3.5, 10.0)
+    kps = s.keypoints.copy()
+    swap = rng.random(len(s)) < 0.5
+    for a in ("shoulder", "elbow", "wrist", "hip", "knee", "ankle", "eye", "ear"):
+        la, ra = KP[f"left_{a}"], KP[f"right_{a}"]
+        kps[swap, la], kps[swap, ra] = s.keypoints[swap, ra], s.keypoints[swap, la]
+    swapped = Series(s.times, s.boxes, kps)
+    got, strength = gait_cadence(_window(swapped), RATE)
+    assert got == pytest.approx(cadence, rel=0.15), f"rhythm {strength:.2f}"
+
+
+def test_a_young_track_is_measured_on_what_was_seen() -> None:
+    """A track seen for 2 s of a 3 s window: the held first second (``resample``) is left out,
+    so neither speed nor cadence is diluted by it."""
+    s, cadence, step = gait_sequence(np.random.default_rng(12), True, 1.4, 0.7, 1.0, SIDE,
+                                     2.0, 10.0)
+    grid = _window(s)
+    assert observed_steps(grid) == 7  # 1 s at 8 Hz before the first sample, then the sample
+    ev = gait_evidence(grid, RATE)
+    assert ev.speed == pytest.approx(cadence * step, rel=0.2)
+    assert ev.cadence == pytest.approx(cadence, rel=0.15)
 
 
 def test_stride_does_not_depend_on_playback_but_speed_does() -> None:
@@ -66,6 +102,22 @@ def test_depth_speed_is_a_lower_bound_towards_the_camera() -> None:
     assert no_width.speed_plane < 0.3 * true_speed
     assert 0.2 * true_speed < with_width.speed_depth <= true_speed * 1.1
     assert with_width.speed > no_width.speed
+
+
+def test_a_box_changing_height_alone_is_not_depth_motion() -> None:
+    """Someone half hidden by a passer-by, crouching or raising an arm: the box height changes
+    but its width does not (or the other way round) -- no motion in depth."""
+    n = 24
+    t = np.arange(n, dtype=np.float32) / RATE
+    h = 200.0 * (1 + 0.5 * t / t[-1])  # 50 % taller in 3 s
+    boxes = np.stack([np.full(n, 100.0), 400 - h, np.full(n, 180.0), np.full(n, 400.0)],
+                     axis=1).astype(np.float32)
+    kps = np.zeros((n, 17, 3), np.float32)
+    ev = gait_evidence(Series(t, boxes, kps), RATE, frame_width=1920.0)
+    assert ev.speed_depth == 0.0
+    grown = boxes.copy()
+    grown[:, 2] = 100.0 + 80.0 * (1 + 0.5 * t / t[-1])  # width grows with the height
+    assert gait_evidence(Series(t, grown, kps), RATE, frame_width=1920.0).speed_depth > 0.5
 
 
 def test_no_rhythm_no_cadence() -> None:
