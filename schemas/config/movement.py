@@ -77,7 +77,11 @@ class MovementConfig(AnalyticConfig):
         default=None,
         description="Classifier sidecar JSON path (default: the bundled models/movement one).",
     )
-    threads: int = Field(default=1, ge=1, description="ONNX Runtime threads of the classifier.")
+    threads: int = Field(
+        default=1, ge=1,
+        description="ONNX Runtime threads of a classifier loaded from a `classifier` sidecar path; "
+        "the registry model uses the `models` section's threads.",
+    )
     person_confidence: float = Field(
         default=0.4, gt=0, le=1, description="Least detector score of a person to start a track."
     )
