@@ -1,18 +1,25 @@
 """The shipped suspect detector in the node: ``citywatch analyze`` on a held-out pistol image
 prints a ``pistol`` box, and a short clip of that image raises a ``weapon`` event (severity high)
-through the objects analytic's tracker, confirmation and the event lifecycle."""
+through the objects analytic's tracker, confirmation and the event lifecycle; its people are
+YOLOX-nano's, through the node's decoder (two grids, per the manifest)."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import cv2
+import numpy as np
+import numpy.typing as npt
 import pytest
 
 from node.cli.main import main
+from node.detect.yolox import detect
 from node.registry.defaults import default_registry
 from schemas.events import Event
+from schemas.manifest import ModelManifest, YoloxDecoding
 from tests.conftest import REPO, SharedData
 
 MODEL = REPO / "models" / "suspect" / "suspect_yolox.onnx"
@@ -78,3 +85,49 @@ def test_pistol_clip_raises_a_high_weapon_event(
     first = weapons[0]
     assert first.lifecycle == "new"
     assert first.severity == "high"
+
+
+class _OrtSession:
+    """What ``node.detect.yolox.detect`` needs: the registry manifest and a run()."""
+
+    def __init__(self, path: Path, manifest: ModelManifest) -> None:
+        import onnxruntime as ort
+
+        self._sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        self._manifest = manifest
+
+    @property
+    def manifest(self) -> ModelManifest:
+        return self._manifest
+
+    def run(self, feeds: Mapping[str, npt.NDArray[Any]]) -> list[npt.NDArray[Any]]:
+        return list(self._sess.run(None, dict(feeds)))
+
+
+def test_manifest_describes_two_grids() -> None:
+    m = default_registry()["suspect_yolox"].manifest
+    assert isinstance(m.decoding, YoloxDecoding)
+    assert m.decoding.strides == [8, 16, 32, 8, 16, 32]
+    size = m.inputs[0].image_size()
+    assert size is not None
+    rows = sum((size[0] // s) * (size[1] // s) for s in m.decoding.strides)
+    assert m.outputs[0].shape == [1, rows, 10]
+
+
+@pytest.mark.shared_data
+@pytest.mark.parametrize("image", ["bus.jpg", "zidane.jpg"])
+def test_people_are_yolox_nano_people(shared_data: SharedData, image: str) -> None:
+    """Through the node's own decoder and NMS, the shipped model reports exactly the people the
+    pinned YOLOX-nano reports (its person path is YOLOX-nano's network on the same input)."""
+    reg = default_registry()
+    frame = np.asarray(cv2.imread(str(shared_data.path(f"datasets/images/{image}"))), np.uint8)
+    ours = detect(_OrtSession(MODEL, reg["suspect_yolox"].manifest), frame,
+                  score_threshold=0.05, iou_threshold=0.45)  # fmt: skip
+    ref = detect(_OrtSession(shared_data.path("models/yolox_nano.onnx"),
+                             reg["yolox_nano"].manifest), frame,
+                 score_threshold=0.05, iou_threshold=0.45)  # fmt: skip
+    ours, ref = ours[ours.labels == "person"], ref[ref.labels == "person"]
+    assert len(ref) >= 2
+    assert len(ours) == len(ref)
+    np.testing.assert_allclose(ours.xyxy, ref.xyxy, atol=1e-3)
+    np.testing.assert_allclose(ours.score, ref.score, atol=1e-5)
