@@ -366,8 +366,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     rng = random.Random(args.seed)
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
-    teacher = args.shared / "models/yolox_nano.onnx"
-    net = with_classes(load_onnx_weights(teacher), HEAD_CLASSES)
+    net = with_classes(load_onnx_weights(args.shared / "models/yolox_nano.onnx"), HEAD_CLASSES)
     t0 = time.time()
     train_set, val_c, val_f, summary = prepare(args, net)
     (out / "splits.json").write_text(json.dumps(summary, indent=1), "utf-8")
@@ -449,7 +448,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--generated", type=Path, help="A generated YOLO folder (citywatch data mix).")
     p.add_argument("--iters", type=int, default=1500)
     p.add_argument("--batch", type=int, default=8)
-    p.add_argument("--size", type=int, default=320)
+    p.add_argument(
+        "--size", type=int, default=416,
+        help="416: YOLOX-nano's own size, which the exported person path needs.",
+    )  # fmt: skip
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--val-every", type=int, default=250)
     p.add_argument("--threads", type=int, default=1)
