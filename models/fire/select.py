@@ -6,7 +6,7 @@ where each candidate's thresholds were also chosen):
 
 * ``fire_f1``, ``smoke_f1`` at the operating thresholds, and ROC-AUC; the thresholds are the
   manifest's, or with ``--rethreshold`` chosen again by the training rule
-  (``metrics.capped_f1_threshold``: F1-best in [0.5, 0.95] with at most 1% of the val scene
+  (``metrics.capped_f1_threshold``: F1-best in [floor, 0.95] with at most 1% of the val scene
   negatives above) on these node-view scores, so candidates whose thresholds were chosen on
   another view of val (fire@2: through the 256 px crop cache) compete on equal terms;
 * ``val_negative_false_alarm``: share of val scene negatives (no fire, no smoke) raising a class;
@@ -47,6 +47,7 @@ def select_report(
     precision: str = "fp32",
     rethreshold: bool = False,
     max_false_alarm: float = 0.01,
+    floor: float = 0.5,
 ) -> dict[str, Any]:
     model = load_model(manifest, precision)
     scored = score_samples(model, val, 0.6)
@@ -57,7 +58,7 @@ def select_report(
     if rethreshold:
         th = {
             name: metrics.capped_f1_threshold(
-                targets[:, k], scores[:, k], none, max_false_alarm
+                targets[:, k], scores[:, k], none, max_false_alarm, floor=floor
             )
             for k, name in enumerate(CLASSES)
         }
@@ -100,12 +101,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--manifest", type=Path, action="append", required=True)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--rethreshold", action="store_true", help="thresholds by the training rule")
+    p.add_argument("--floor", type=float, default=0.5, help="lowest threshold (--rethreshold)")
     p.add_argument("--out", type=Path, default=None, help="write the JSON report here too")
     a = p.parse_args(argv)
     split = make_split(
         a.data, a.negatives, seed=a.seed, disjoint_from_test=False, weapons_images=a.weapons
     )
-    reports = [select_report(m, split.val, rethreshold=a.rethreshold) for m in a.manifest]
+    reports = [
+        select_report(m, split.val, rethreshold=a.rethreshold, floor=a.floor) for m in a.manifest
+    ]
     summary = {
         "val_images": len(split.val),
         "candidates": reports,

@@ -89,6 +89,10 @@ class TrainConfig:
     negatives: Path | None = None
     weapons: Path | None = None  # weapons-set images: street/indoor/people negatives
     max_val_false_alarm: float = 0.01  # per class, on val negatives, when choosing thresholds
+    # lowest operating threshold (conservative: false alarms cost more than a late alarm). A 0.3
+    # floor was tried for a model whose scores the per-cell negative CAM loss had shifted down:
+    # street-video false alarms went from 6% to 55% per frame (model card, fire@3 attempts)
+    threshold_floor: float = 0.5
     seed: int = 0
     epochs: int = 12
     patience: int = 3
@@ -372,7 +376,11 @@ def _finish(
     none = ~(targets > 0.5).any(axis=1)
     thresholds = {
         name: metrics.capped_f1_threshold(
-            targets[:, k] > 0.5, scores[:, k], none, cfg.max_val_false_alarm
+            targets[:, k] > 0.5,
+            scores[:, k],
+            none,
+            cfg.max_val_false_alarm,
+            floor=cfg.threshold_floor,
         )
         for k, name in enumerate(CLASSES)
     }
@@ -439,6 +447,9 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=int, default=12)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
+        "--threshold-floor", type=float, default=0.5, help="lowest operating threshold"
+    )
+    p.add_argument(
         "--patience", type=int, default=3, help="early stop after this many epochs without gain"
     )
     p.add_argument("--input-size", type=int, default=192)
@@ -477,6 +488,7 @@ def config_from_args(a: argparse.Namespace) -> TrainConfig:
         seed=a.seed,
         epochs=a.epochs,
         patience=getattr(a, "patience", 3),
+        threshold_floor=getattr(a, "threshold_floor", 0.5),
         input_size=a.input_size,
         threads=a.threads,
         cam_loss=getattr(a, "cam_loss", 0.0),
