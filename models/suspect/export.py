@@ -31,6 +31,7 @@ import torch
 
 from models.suspect.splits import CLASSES
 from models.suspect.yolox_torch import (
+    SHARED_PARTS,
     ExportWrapper,
     MergedDetector,
     YoloxNano,
@@ -58,6 +59,37 @@ def export_onnx(net: torch.nn.Module, path: Path, size: int) -> None:
         output_names=["output"],
         do_constant_folding=True,
     )
+
+
+def store_fp16(path: Path, min_elements: int = 16) -> int:
+    """Store the float32 initialisers (with at least ``min_elements`` values) as float16, each
+    followed by a ``Cast`` back to float32: about half the file, same float32 arithmetic at run
+    time (ONNX Runtime folds the casts when it loads the model); the weights are rounded to
+    float16 precision. Returns the number of initialisers converted."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    model = onnx.load(str(path))
+    g = model.graph
+    new_inits, casts, n = [], [], 0
+    for init in g.initializer:
+        if init.data_type != TensorProto.FLOAT or int(np.prod(init.dims)) < min_elements:
+            new_inits.append(init)
+            continue
+        arr = numpy_helper.to_array(init).astype(np.float16)
+        half = numpy_helper.from_array(arr, init.name + "_fp16")
+        new_inits.append(half)
+        casts.append(helper.make_node("Cast", [half.name], [init.name], to=TensorProto.FLOAT,
+                                      name=init.name + "_cast"))  # fmt: skip
+        n += 1
+    del g.initializer[:]
+    g.initializer.extend(new_inits)
+    nodes = list(g.node)
+    del g.node[:]
+    g.node.extend(casts + nodes)
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    return n
 
 
 def parity(net: MergedDetector, path: Path, images: Sequence[Path]) -> float:
@@ -198,7 +230,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=Path("models/suspect"))
     p.add_argument("--calib", type=Path, required=True, help="Cached training images folder.")
     p.add_argument("--calib-n", type=int, default=64)
-    p.add_argument("--version", default="2")
+    p.add_argument("--version", default="3")
+    p.add_argument("--shared-part", choices=SHARED_PARTS, default="dark4",
+                   help="What both paths share (what training froze): top = v2 (--unfreeze "
+                        "neck), dark4 = --unfreeze dark5, dark3 = --unfreeze dark4.")
+    p.add_argument("--fp16-weights", action="store_true",
+                   help="Store the FP32 file's weights as float16 (+ Cast): needed for the "
+                        "5 MiB limit with --shared-part dark3; the person path then is no "
+                        "longer bit-exact YOLOX-nano.")
     p.add_argument("--single", type=Path,
                    help="Also write the trained head alone (no person path) here, for the "
                         "latency comparison (not shipped).")  # fmt: skip
@@ -206,16 +245,21 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     suspect = YoloxNano(len(HEAD_CLASSES))
     suspect.load_state_dict(torch.load(args.checkpoint, map_location="cpu", weights_only=True))
-    net = MergedDetector(load_onnx_weights(args.coco), suspect).eval()
+    net = MergedDetector(load_onnx_weights(args.coco), suspect, args.shared_part).eval()
     fp32, int8 = args.out / FP32_NAME, args.out / INT8_NAME
     export_onnx(net, fp32, args.size)
+    fp32_only = fp32.with_suffix(".fp32tmp.onnx")
+    if args.fp16_weights:  # quantize from the float32 graph; ship the float16-stored one
+        fp32_only.write_bytes(fp32.read_bytes())
+        store_fp16(fp32)
     if args.single:
         export_onnx(ExportWrapper(suspect), args.single, args.size)
     calib = sorted(args.calib.glob("*.jpg"))
     calib = calib[:: max(1, len(calib) // args.calib_n)][: args.calib_n]
     err = parity(net, fp32, calib[:4])
     person = person_parity(fp32, args.coco, calib[:8]) if args.size == 416 else None
-    quantize(fp32, int8, calib)
+    quantize(fp32_only if args.fp16_weights else fp32, int8, calib)
+    fp32_only.unlink(missing_ok=True)
     desc = (
         "YOLOX-nano's own person predictions plus a head fine-tuned to pistol, long_gun, knife, "
         "drone on the same frozen darknet (see models/suspect/MODEL_CARD.md)."

@@ -54,6 +54,13 @@ from node.detect.preprocess import letterbox
 # the whole CSPDarknet and the first top-down neck step: shared with YOLOX-nano's own person
 # path in the exported MergedDetector, so they must stay exactly COCO's
 FROZEN = ("backbone.stem", "backbone.dark", "backbone.lateral_conv0", "backbone.C3_p4")
+# v3 (``--unfreeze dark4``): stem .. dark3 stay COCO's (their c3 output is cached), dark4, dark5
+# and the whole neck learn; the exported merged model then holds its own copy of them
+FROZEN_BY_MODE = {
+    "neck": FROZEN,
+    "dark5": ("backbone.stem", "backbone.dark2", "backbone.dark3", "backbone.dark4"),
+    "dark4": ("backbone.stem", "backbone.dark2", "backbone.dark3"),
+}
 HEAD_CLASSES = tuple(c for c in CLASSES if c != "person")  # what the trained head predicts
 
 
@@ -310,20 +317,41 @@ def loss_fn(
 # --- validation and the loop ---------------------------------------------------------------------
 
 
-def predict_features(net: YoloxNano, feats: tuple[torch.Tensor, ...]) -> torch.Tensor:
+def forward_features(
+    net: YoloxNano, feats: tuple[torch.Tensor, ...], mode: str = "neck"
+) -> torch.Tensor:
+    """Raw rows from cached features: ``neck`` (v2) runs the neck's rest on cached (c3, neck_top);
+    ``dark5`` / ``dark4`` run from the cached c3 through the (partly) trainable darknet."""
+    bb = net.backbone
+    c3 = feats[0]
+    if mode == "neck":
+        return net.head(bb.neck_rest(*feats))
+    if mode == "dark5":
+        with torch.no_grad():
+            c4 = bb.dark4(c3)
+    elif mode == "dark4":
+        c4 = bb.dark4(c3)
+    else:
+        raise ValueError(f"unknown unfreeze mode {mode!r}")
+    return net.head(bb.neck(c3, c4, bb.dark5(c4)))
+
+
+def predict_features(
+    net: YoloxNano, feats: tuple[torch.Tensor, ...], mode: str = "neck"
+) -> torch.Tensor:
     """Sigmoid-applied rows from cached darknet features (what the exported graph outputs)."""
-    out = net.head(net.backbone.neck_rest(*feats))
+    out = forward_features(net, feats, mode)
     return torch.cat((out[..., :4], out[..., 4:].sigmoid()), dim=-1)
 
 
 def validate(
-    net: YoloxNano, val: list[Cached], feats: Features, size: int
+    net: YoloxNano, val: list[Cached], feats: Features, size: int, mode: str = "neck"
 ) -> dict[str, dict[str, Any]]:
     net.eval()
     preds, truths = [], []
     with torch.no_grad():
         for i, c in enumerate(val):
-            raw = predict_features(net, feature_batch([(feats, i)], [False]))
+            raw = predict_features(net, feature_batch([(feats, i)], [False]), mode)
             preds.append(raw_to_prediction(raw.numpy(), (size, size), 1.0, (size, size),
                                            HEAD_CLASSES, CLASSES))  # fmt: skip
             truths.append(Truth(c.targets[:, 1:], c.targets[:, 0].astype(np.int64)))
@@ -367,6 +395,9 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     net = with_classes(load_onnx_weights(args.shared / "models/yolox_nano.onnx"), HEAD_CLASSES)
+    if args.init:  # warm start, e.g. v2's trained neck + head (its darknet is COCO's)
+        net.load_state_dict(torch.load(args.init, map_location="cpu", weights_only=True))
+    frozen = FROZEN_BY_MODE[args.unfreeze]
     t0 = time.time()
     train_set, val_c, val_f, summary = prepare(args, net)
     (out / "splits.json").write_text(json.dumps(summary, indent=1), "utf-8")
@@ -375,7 +406,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         return {"prepared": len(train_set)}
     # the darknet is frozen (its features are cached); the neck and the head learn
     for name, p in net.named_parameters():
-        p.requires_grad = not name.startswith(FROZEN)
+        p.requires_grad = not name.startswith(frozen)
     params = [p for p in net.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=5e-4)
     warm = max(1, args.iters // 20)
@@ -403,7 +434,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         ]
         for g in opt.param_groups:
             g["lr"] = lr_at(it)
-        loss, parts = loss_fn(net.head(net.backbone.neck_rest(*feats)), targets, grid, stride)
+        loss, parts = loss_fn(forward_features(net, feats, args.unfreeze), targets, grid, stride)
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 10.0)
@@ -412,7 +443,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
             print(f"it {it} loss {float(loss):.3f} {parts} {time.time() - t_train:.0f}s",
                   flush=True)  # fmt: skip
         if (it + 1) % args.val_every == 0 or it + 1 == args.iters:
-            m = validate(net, val_c, val_f, args.size)
+            m = validate(net, val_c, val_f, args.size, args.unfreeze)
             score = _val_score(m)
             history.append({"iter": it + 1, "val_map50_suspect": round(score, 4),
                             "val": {k: v["ap50"] for k, v in m.items()},
@@ -427,7 +458,9 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         "batch": args.batch,
         "size": args.size,
         "lr": args.lr,
-        "frozen": list(FROZEN),
+        "frozen": list(frozen),
+        "unfreeze": args.unfreeze,
+        "init": str(args.init) if args.init else None,
         "generated": str(args.generated) if args.generated else None,
         "scale_jitter": bool(args.scale_jitter),
         "train_images": len(train_set),
@@ -458,6 +491,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--scale-jitter", action="store_true",
                    help="Add one scale-jittered copy of every training image.")  # fmt: skip
+    p.add_argument("--unfreeze", choices=sorted(FROZEN_BY_MODE), default="neck",
+                   help="neck: v2 (darknet + neck_top frozen); dark5 / dark4: those darknet "
+                        "stages and the whole neck learn too (v3).")  # fmt: skip
+    p.add_argument("--init", type=Path, help="Start from this checkpoint (e.g. v2's best.pt).")
     p.add_argument("--prepare-only", action="store_true", help="Build the caches and stop.")
     args = p.parse_args(argv)
     report = train(args)

@@ -23,6 +23,10 @@ import torch
 from torch import nn
 
 COCO_PERSON, COCO_KNIFE = 0, 43
+# what MergedDetector's two paths share (frozen in training): "top" = CSPDarknet + neck_top (v2),
+# "dark4" = stem .. dark4 (suspect path trains dark5 + neck), "dark3" = stem .. dark3 (v3 runs
+# that train dark4 + dark5 + neck)
+SHARED_PARTS = ("top", "dark4", "dark3")
 
 
 class Conv(nn.Module):
@@ -209,8 +213,10 @@ class MergedDetector(nn.Module):
     """One graph, two detectors on one darknet: YOLOX-nano's own person predictions and the
     fine-tuned suspect head, rows concatenated (the deployed ``suspect_yolox``).
 
-    The CSPDarknet and the first top-down neck step (:meth:`Backbone.neck_top`) are frozen in
-    training, so running the *original* rest of the neck and head on them reproduces the pinned
+    ``shared`` says which part both paths run once: ``"top"`` (v2) the CSPDarknet and the first
+    top-down neck step (:meth:`Backbone.neck_top`); ``"dark4"`` / ``"dark3"`` the darknet up to
+    that stage, the suspect path then running its own trained later stages and whole neck. The
+    shared part is frozen in training, so running the *original* rest of the neck and head on them reproduces the pinned
     YOLOX-nano exactly (up to float summation order). Output ``(1, 2A, 5 + 1 + S)``, sigmoid
     applied, columns ``[x, y, w, h, obj, person, suspect classes...]``:
 
@@ -223,19 +229,26 @@ class MergedDetector(nn.Module):
     head, in row order); its argmax + class-aware NMS then never mixes the two heads.
     """
 
-    def __init__(self, coco: YoloxNano, suspect: YoloxNano) -> None:
+    def __init__(self, coco: YoloxNano, suspect: YoloxNano, shared: str = "top") -> None:
         super().__init__()
         if coco.head.num_classes != 80:
             raise ValueError("coco must be the 80-class YOLOX-nano")
+        if shared not in SHARED_PARTS:
+            raise ValueError(f"shared must be one of {SHARED_PARTS}, not {shared!r}")
         self.coco = coco
         self.suspect = suspect
+        self.shared = shared
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        bb = self.coco.backbone
+        bb, sb = self.coco.backbone, self.suspect.backbone
         c3, c4, c5 = bb.darknet(x)
         top = bb.neck_top(c4, c5)
         p = self.coco.head(bb.neck_rest(c3, *top))
-        s = self.suspect.head(self.suspect.backbone.neck_rest(c3, *top))
+        if self.shared == "top":  # v2: darknet and neck_top shared
+            s = self.suspect.head(sb.neck_rest(c3, *top))
+        else:  # v3: the suspect path's own dark5 (and dark4) and neck
+            c4s = c4 if self.shared == "dark4" else sb.dark4(c3)
+            s = self.suspect.head(sb.neck(c3, c4s, sb.dark5(c4s)))
         cls80 = p[..., 5:].sigmoid()
         person = cls80[..., :1]
         person = person * (person >= cls80.max(dim=-1, keepdim=True).values).to(person.dtype)

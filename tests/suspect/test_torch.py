@@ -90,23 +90,29 @@ def test_export_matches_torch(coco: YoloxNano, tmp_path: Path) -> None:
     assert np.abs(out - ref).max() < 1e-3
 
 
-def _trained_like(coco: YoloxNano) -> YoloxNano:
-    """A suspect head whose trainable part differs from COCO's (as after training)."""
-    from models.suspect.train import FROZEN
+def _trained_like(coco: YoloxNano, mode: str = "neck") -> YoloxNano:
+    """A suspect net whose trainable part (for ``train.py --unfreeze mode``) differs from
+    COCO's (as after training)."""
+    from models.suspect.train import FROZEN_BY_MODE
 
     torch.manual_seed(0)
     net = with_classes(coco, ["pistol", "long_gun", "knife", "drone"])
     with torch.no_grad():
         for name, p in net.named_parameters():
-            if not name.startswith(FROZEN):
+            if not name.startswith(FROZEN_BY_MODE[mode]):
                 p.add_(torch.randn_like(p) * 0.05)
     return net.eval()
 
 
+# train.py --unfreeze mode -> the part MergedDetector shares (what that training froze)
+MODES = [("neck", "top"), ("dark5", "dark4"), ("dark4", "dark3")]
+
+
 @pytest.mark.shared_data
-def test_merged_person_rows_are_yolox_nano(coco: YoloxNano) -> None:
-    suspect = _trained_like(coco)
-    merged = MergedDetector(coco, suspect).eval()
+@pytest.mark.parametrize(("mode", "shared"), MODES)
+def test_merged_person_rows_are_yolox_nano(coco: YoloxNano, mode: str, shared: str) -> None:
+    suspect = _trained_like(coco, mode)
+    merged = MergedDetector(coco, suspect, shared).eval()
     x = torch.rand(1, 3, 64, 64) * 255
     with torch.no_grad():
         out = merged(x)[0]
@@ -120,22 +126,54 @@ def test_merged_person_rows_are_yolox_nano(coco: YoloxNano) -> None:
     assert 0 < int(best_is_person.sum()) < a  # both cases occur on this input
     torch.testing.assert_close(out[:a, 5], torch.where(best_is_person, ref[:, 5], 0.0))
     assert torch.all(out[:a, 6:] == 0)
-    # suspect rows: the trained head alone, no person
+    # suspect rows: the trained net alone, no person
     torch.testing.assert_close(out[a:, :5], alone[:, :5])
     torch.testing.assert_close(out[a:, 6:], alone[:, 5:])
     assert torch.all(out[a:, 5] == 0)
 
 
 @pytest.mark.shared_data
-def test_merged_uses_coco_for_the_frozen_part(coco: YoloxNano) -> None:
+@pytest.mark.parametrize(("mode", "shared"), MODES)
+def test_merged_uses_coco_for_the_frozen_part(coco: YoloxNano, mode: str, shared: str) -> None:
     """The suspect net's copies of the frozen layers are never used: changing them changes
-    nothing, so what training froze is exactly what the person path runs."""
-    suspect = _trained_like(coco)
+    nothing, so what training froze is exactly what the person path runs; its trained copies
+    of the later stages are used."""
+    frozen = {"top": ("stem", "dark5", "C3_p4"), "dark4": ("stem", "dark2", "dark4"),
+              "dark3": ("stem", "dark2", "dark3")}[shared]  # fmt: skip
+    trained = {"top": "C3_n4", "dark4": "dark5", "dark3": "dark4"}[shared]
+    suspect = _trained_like(coco, mode)
     x = torch.rand(1, 3, 64, 64) * 255
     with torch.no_grad():
-        before = MergedDetector(coco, suspect)(x)
-        for mod in (suspect.backbone.stem, suspect.backbone.dark5, suspect.backbone.C3_p4):
-            for p in mod.parameters():
+        before = MergedDetector(coco, suspect, shared)(x)
+        for name in frozen:
+            for p in getattr(suspect.backbone, name).parameters():
                 p.add_(1.0)
-        after = MergedDetector(coco, suspect)(x)
-    torch.testing.assert_close(after, before)
+        after = MergedDetector(coco, suspect, shared)(x)
+        torch.testing.assert_close(after, before)
+        for p in getattr(suspect.backbone, trained).parameters():
+            p.add_(0.1)
+        changed = MergedDetector(coco, suspect, shared)(x)
+    a = before.shape[1] // 2
+    torch.testing.assert_close(changed[:, :a], before[:, :a])  # person rows untouched
+    assert not torch.allclose(changed[:, a:], before[:, a:])
+
+
+@pytest.mark.shared_data
+def test_fp16_weights_halve_the_file_and_keep_outputs(coco: YoloxNano, tmp_path: Path) -> None:
+    import onnxruntime as ort
+
+    from models.suspect.export import export_onnx, store_fp16
+
+    net = MergedDetector(coco, _trained_like(coco, "dark4"), "dark3").eval()
+    full, half = tmp_path / "full.onnx", tmp_path / "half.onnx"
+    export_onnx(net, full, 96)
+    half.write_bytes(full.read_bytes())
+    assert store_fp16(half) > 100
+    assert half.stat().st_size < 0.55 * full.stat().st_size
+    x = (np.random.default_rng(0).random((1, 3, 96, 96)) * 255).astype(np.float32)
+    a = ort.InferenceSession(str(full)).run(None, {"images": x})[0]
+    b = ort.InferenceSession(str(half)).run(None, {"images": x})[0]
+    assert a.shape == b.shape
+    # probabilities move by float16 rounding of the weights only
+    assert np.abs(a[..., 4:] - b[..., 4:]).max() < 0.02
+    assert 0 < np.abs(a - b).max()
