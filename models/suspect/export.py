@@ -231,13 +231,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--calib", type=Path, required=True, help="Cached training images folder.")
     p.add_argument("--calib-n", type=int, default=64)
     p.add_argument("--version", default="3")
-    p.add_argument("--shared-part", choices=SHARED_PARTS, default="dark4",
-                   help="What both paths share (what training froze): top = v2 (--unfreeze "
-                        "neck), dark4 = --unfreeze dark5, dark3 = --unfreeze dark4.")
-    p.add_argument("--fp16-weights", action="store_true",
-                   help="Store the FP32 file's weights as float16 (+ Cast): needed for the "
-                        "5 MiB limit with --shared-part dark3; the person path then is no "
-                        "longer bit-exact YOLOX-nano.")
+    p.add_argument(
+        "--shared-part",
+        choices=SHARED_PARTS,
+        default="dark3",
+        help="What both paths share (what training froze): top = v2 (--unfreeze "
+        "neck), dark4 = --unfreeze dark5, dark3 = --unfreeze dark4.",
+    )
+    p.add_argument(
+        "--fp16-weights",
+        action="store_true",
+        help="Store the FP32 file's weights as float16 (+ Cast): needed for the "
+        "5 MiB limit with --shared-part dark3; the person path then is no "
+        "longer bit-exact YOLOX-nano.",
+    )
     p.add_argument("--single", type=Path,
                    help="Also write the trained head alone (no person path) here, for the "
                         "latency comparison (not shipped).")  # fmt: skip

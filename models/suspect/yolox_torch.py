@@ -216,9 +216,11 @@ class MergedDetector(nn.Module):
     ``shared`` says which part both paths run once: ``"top"`` (v2) the CSPDarknet and the first
     top-down neck step (:meth:`Backbone.neck_top`); ``"dark4"`` / ``"dark3"`` the darknet up to
     that stage, the suspect path then running its own trained later stages and whole neck. The
-    shared part is frozen in training, so running the *original* rest of the neck and head on them reproduces the pinned
-    YOLOX-nano exactly (up to float summation order). Output ``(1, 2A, 5 + 1 + S)``, sigmoid
-    applied, columns ``[x, y, w, h, obj, person, suspect classes...]``:
+    shared part is frozen in training, so running the *original* rest of the neck and head on
+    it reproduces the pinned YOLOX-nano exactly (up to float summation order; ``export.py
+    --fp16-weights`` stores the weights as float16, which moves it slightly). Output
+    ``(1, 2A, 5 + 1 + S)``, sigmoid applied, columns
+    ``[x, y, w, h, obj, person, suspect classes...]``:
 
     * rows ``0..A-1``: YOLOX-nano's boxes and objectness; ``person`` is its person probability
       where person is the cell's best of the 80 COCO classes (what the node reports when it runs
