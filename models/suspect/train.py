@@ -2,7 +2,7 @@
 
     nice -n 10 .venv-train/bin/python -m models.suspect.train --shared ../shared \\
         --out runs/suspect/real416 --cache runs/suspect/c416 --size 416 --iters N \
-        [--generated runs/suspect/mixsrc/mix]
+        [--generated runs/suspect/mixsrc/mix] [--scale-jitter] [--unfreeze dark4 --init CKPT]
 
 Data (splits by source clip/session, seed 0, written to ``<out>/splits.json``):
 
@@ -20,8 +20,12 @@ their targets); the CSPDarknet and the first top-down neck step (``neck_top``) a
 their outputs computed once, plain and mirrored (float16 memory maps), so an iteration runs only
 the rest of the PAFPN neck and the head; one torch thread; a fixed number of iterations (the
 same budget for every run); the checkpoint with the best validation mAP@0.5 over the suspect
-classes is kept. Augmentation: mirroring, and with ``--scale-jitter`` one scale-jittered copy of
-every training image (cached like the rest). Test splits are never looked at here.
+classes is kept. v3 (``--unfreeze dark4 --init <v2 best.pt>``): only stem .. dark3 stay frozen
+(their cached c3 output is the input), dark4, dark5 and the whole neck learn too, warm-started
+from v2's trained neck and head; the exported merged model then shares only stem .. dark3
+(``export.py --shared-part dark3``). Augmentation: mirroring, and with ``--scale-jitter`` one
+scale-jittered copy of every training image (cached like the rest). Test splits are never
+looked at here.
 """
 
 from __future__ import annotations
