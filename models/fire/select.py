@@ -16,7 +16,9 @@ where each candidate's thresholds were also chosen):
 
 Rule (fixed before any candidate was evaluated on ``valid/``): the candidate with the highest
 score wins; within 0.01 of each other the smaller input wins (latency). A new model ships only if
-it wins against the shipped one.
+it wins against the shipped one. Guard added in round 3 after the first candidate's test figures
+had been seen (model card): a val winner is still not shipped when a held-out false-alarm rate
+(drones, weapons, street videos per frame) is more than twice the shipped model's and above 2%.
 
     python -m models.fire.select --data ../shared/datasets/fire_smoke \\
         --negatives ../shared/datasets/drones/images \\
