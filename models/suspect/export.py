@@ -230,11 +230,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=Path("models/suspect"))
     p.add_argument("--calib", type=Path, required=True, help="Cached training images folder.")
     p.add_argument("--calib-n", type=int, default=64)
-    p.add_argument("--version", default="3")
+    p.add_argument("--version", default="2")
     p.add_argument(
         "--shared-part",
         choices=SHARED_PARTS,
-        default="dark3",
+        default="top",
         help="What both paths share (what training froze): top = v2 (--unfreeze "
         "neck), dark4 = --unfreeze dark5, dark3 = --unfreeze dark4.",
     )
