@@ -42,7 +42,13 @@ def register(sub: Any) -> None:
     p.set_defaults(func=_bench)
 
 
-def _sample_frame(video: str | None) -> Any:
+NOISE_SOURCE = "random noise"
+VIDEO_SOURCE = "--video first frame"
+
+
+def _sample_frame(video: str | None) -> tuple[Any, str]:
+    """The frame to benchmark on and where it came from: the video's first frame, or noise when
+    there is no video or it cannot be read."""
     import cv2
     import numpy as np
 
@@ -51,11 +57,12 @@ def _sample_frame(video: str | None) -> Any:
         ok, frame = cap.read()
         cap.release()
         if ok:
-            return frame
-    return np.random.default_rng(0).integers(0, 256, (1080, 1920, 3), dtype=np.uint8)
+            return frame, VIDEO_SOURCE
+    return np.random.default_rng(0).integers(0, 256, (1080, 1920, 3), dtype=np.uint8), NOISE_SOURCE
 
 
-def movement_stage(args: argparse.Namespace, config: Any, store: Any, frame: Any) -> dict[str, Any]:
+def movement_stage(args: argparse.Namespace, config: Any, store: Any, frame: Any,
+                   source: str = NOISE_SOURCE) -> dict[str, Any]:
     """The movement stage as the node builds it: MoveNet and the classifier through the model
     loader (threads from the config's `models` section), pose input from `analytics.movement`."""
     import cv2
@@ -84,7 +91,6 @@ def movement_stage(args: argparse.Namespace, config: Any, store: Any, frame: Any
     except Exception as err:  # reported like a failing provider: the rest still prints
         return {"error": f"{type(err).__name__}: {err}"}
     opts = pose.session.options
-    source = "--video first frame" if args.video else "random noise"
     out.update(
         image=args.people_image or source,
         pose_model=pose.session.manifest.label,
@@ -108,7 +114,7 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
     store = store_from_config(
         m.store_dir, m.mirror, m.download_timeout_s, progress_stream=sys.stderr
     )
-    frame = _sample_frame(args.video)
+    frame, source = _sample_frame(args.video)
     names = [n.strip() for n in args.models.split(",") if n.strip()]
     rows, overhead = [], []
     for name in names:
@@ -123,7 +129,7 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
         )  # fmt: skip
     result: dict[str, Any] = {
         "machine": machine_info(),
-        "frame": {"width": int(frame.shape[1]), "height": int(frame.shape[0])},
+        "frame": {"width": int(frame.shape[1]), "height": int(frame.shape[0]), "source": source},
         "latency": rows_as_dicts(rows),
         "wrapper_overhead": overhead,
     }
@@ -134,7 +140,7 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
         analyzer = build_analyzer(args.config, ["objects"])
         result["objects_analytic"] = analytic_fps(analyzer, Path(args.video), args.seconds * 2)
     if args.movement_runs > 0:
-        result["movement"] = movement_stage(args, config, store, frame)
+        result["movement"] = movement_stage(args, config, store, frame, source)
     return result
 
 

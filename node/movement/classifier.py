@@ -150,12 +150,12 @@ class MovementClassifier:
              verify: bool = True) -> MovementClassifier:
         manifest = ClassifierManifest.load(sidecar)
         path = sidecar.parent / manifest.file
+        if not path.is_file():  # before hashing: read_bytes would raise a bare OSError first
+            raise FileNotFoundError(f"movement classifier {path} (named by {sidecar}) is missing")
         if verify and manifest.sha256:
             digest = hashlib.sha256(path.read_bytes()).hexdigest()
             if digest != manifest.sha256:
                 raise ValueError(f"{path}: sha256 {digest} != manifest {manifest.sha256}")
-        if not path.is_file():
-            raise FileNotFoundError(f"movement classifier {path} (named by {sidecar}) is missing")
         return cls(manifest, OrtClassifierBackend(path, threads))
 
     @classmethod

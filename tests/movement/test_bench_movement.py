@@ -111,3 +111,23 @@ def test_bench_reports_a_movement_failure_and_still_prints_the_rest(
     r = _bench(["--movement-runs", "1", "--people-image", str(tmp_path / "nope.jpg")], capsys)
     assert "cannot read --people-image" in r["movement"]["error"]
     assert r["latency"][0]["model"] == "yolox_nano"
+
+
+def test_sample_frame_says_where_the_frame_came_from(tmp_path: Path) -> None:
+    """An unreadable --video falls back to noise, and the bench must say noise, not the video."""
+    import cv2
+
+    from node.cli.bench_cmd import NOISE_SOURCE, VIDEO_SOURCE, _sample_frame
+
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"not a video")
+    frame, source = _sample_frame(str(broken))
+    assert source == NOISE_SOURCE and frame.shape == (1080, 1920, 3)
+    assert _sample_frame(None)[1] == NOISE_SOURCE
+    clip = tmp_path / "ok.avi"
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 5, (64, 48))
+    for _ in range(3):
+        writer.write(np.full((48, 64, 3), 128, np.uint8))
+    writer.release()
+    frame, source = _sample_frame(str(clip))
+    assert source == VIDEO_SOURCE and frame.shape == (48, 64, 3)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -54,3 +57,13 @@ def test_manifest_refuses_other_features() -> None:
     raw = DEFAULT_SIDECAR.read_text()
     with pytest.raises(ValueError, match="features"):
         ClassifierManifest.model_validate_json(raw.replace('"vx"', '"vz"'))
+
+
+def test_missing_model_file_is_a_clear_error_even_with_a_sha(tmp_path: Path) -> None:
+    """The sidecar names a sha256, so the file would be hashed: its absence must still give the
+    friendly error, not a bare OSError from reading it."""
+    sidecar = tmp_path / "movement_tcn.json"
+    shutil.copy(DEFAULT_SIDECAR, sidecar)  # the .onnx next to it is missing
+    assert ClassifierManifest.load(sidecar).sha256
+    with pytest.raises(FileNotFoundError, match="is missing"):
+        MovementClassifier.load(sidecar)
