@@ -83,20 +83,41 @@ class OrtClassifierBackend:
 
 class HandleClassifierBackend:
     """Runs the registry model through the node's swappable ``ModelHandle`` (the session is read
-    once per call, so a ``model_swap`` takes effect between two frames)."""
+    once per call, so a ``model_swap`` takes effect between two frames).
 
-    def __init__(self, handle: Any) -> None:
+    A session it has not run before (a ``model_swap`` or ``model_rollback`` of the slot) is first
+    checked against the sidecar (labels and input shape; the sha256 may differ after a swap): a
+    classifier with another class order or window would otherwise be read silently wrong. A
+    mismatching one is refused with ``ClassifierMismatchError`` on every call (the pipeline logs
+    and counts the analytic's failures) until the slot serves a matching model again."""
+
+    def __init__(self, handle: Any, manifest: ClassifierManifest | None = None) -> None:
         self._handle = handle
+        self._manifest = manifest
+        self._checked: Any = handle.session  # ``from_handle`` checked it (sha256 included)
+
+    @property
+    def label(self) -> str:
+        """``name@version`` of the registry model last checked and run."""
+        m = self._checked.manifest
+        return f"{m.name}@{m.version}"
 
     def run(self, batch: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
         session = self._handle.session
+        if session is not self._checked:
+            if self._manifest is not None:
+                check_registry_model(self._manifest, session.manifest, self._handle.slot,
+                                     check_sha=False)
+            self._checked = session
         out = session.run({session.manifest.inputs[0].name: batch})[0]
         return np.asarray(out, dtype=np.float32)
 
 
-def check_registry_model(manifest: ClassifierManifest, served: Any, name: str) -> None:
+def check_registry_model(manifest: ClassifierManifest, served: Any, name: str,
+                         check_sha: bool = True) -> None:
     """The registry model must be the one the sidecar describes: same classes in the same order,
-    a ``(people, steps, features)`` input, and (when both know it) the same sha256."""
+    a ``(people, steps, features)`` input, and (when both know it and ``check_sha``) the same
+    sha256."""
     problems: list[str] = []
     if list(served.labels) != list(manifest.classes):
         problems.append(f"labels {list(served.labels)} != sidecar classes {manifest.classes}")
@@ -105,7 +126,7 @@ def check_registry_model(manifest: ClassifierManifest, served: Any, name: str) -
         problems.append(
             f"input shape {shape} != [people, {manifest.steps}, {len(manifest.features)}]"
         )
-    if served.sha256 and manifest.sha256 and served.sha256 != manifest.sha256:
+    if check_sha and served.sha256 and manifest.sha256 and served.sha256 != manifest.sha256:
         problems.append(f"sha256 {served.sha256[:12]}... != sidecar {manifest.sha256[:12]}...")
     if problems:
         raise ClassifierMismatchError(
@@ -137,6 +158,11 @@ class MovementClassifier:
 
     @property
     def label(self) -> str:
+        """``name@version``: the registry model being served (current after a ``model_swap``),
+        else the sidecar's."""
+        served = getattr(self.backend, "label", None)
+        if isinstance(served, str):
+            return served
         return f"{self.manifest.name}@{self.manifest.version}"
 
     def predict(self, windows: list[npt.NDArray[np.float32]]) -> list[dict[str, float]]:
@@ -164,7 +190,7 @@ class MovementClassifier:
         ``ModelSession``), checked against the sidecar."""
         manifest = ClassifierManifest.load(sidecar)
         check_registry_model(manifest, handle.session.manifest, handle.slot)
-        return cls(manifest, HandleClassifierBackend(handle))
+        return cls(manifest, HandleClassifierBackend(handle, manifest))
 
 
 def describe(c: MovementClassifier) -> dict[str, Any]:

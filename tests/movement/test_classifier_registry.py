@@ -84,3 +84,32 @@ def test_registry_model_must_match_the_sidecar(tmp_path: Path) -> None:
         MovementClassifier.from_handle(handle, bad)
     assert "sha256" in str(info.value)
     assert (bundled_models_dir() / "movement" / "movement_tcn.onnx").is_file()
+
+
+def test_a_swapped_in_classifier_is_checked_before_it_is_read(tmp_path: Path) -> None:
+    """`model_swap` of the classifier slot: a model whose class order differs from the sidecar's
+    is refused (not read in the wrong order); a matching one (another sha and version) is used and
+    named; a rollback goes back to the checked model."""
+    loader = _loader(tmp_path)
+    clf = classifier_from(MovementConfig(enabled=True), loader)
+    handle = loader.handle(REGISTRY_NAME)
+    original = handle.session
+    m = clf.manifest
+    windows = [np.zeros((m.steps, len(m.features)), np.float32)]
+    before = clf.predict(windows)
+    path = bundled_models_dir() / "movement" / "movement_tcn.onnx"
+    served = original.manifest
+    reordered = served.model_copy(update={"labels": list(reversed(served.labels)),
+                                          "version": "reordered"})
+    handle.swap(loader.build_session(path, reordered, handle.slot))
+    with pytest.raises(ClassifierMismatchError, match="labels"):
+        clf.predict(windows)
+    with pytest.raises(ClassifierMismatchError):  # refused on every frame, not only the first
+        clf.predict(windows)
+    handle.rollback()
+    assert clf.predict(windows) == before
+    assert clf.label == served.label
+    same = served.model_copy(update={"version": "v9", "sha256": "1" * 64})
+    handle.swap(loader.build_session(path, same, handle.slot))
+    assert clf.predict(windows)[0] == pytest.approx(before[0], abs=1e-5)
+    assert clf.label == f"{REGISTRY_NAME}@v9"
