@@ -382,7 +382,6 @@ class MovementAnalytic:
                     self.counts[action] += 1
                 out.append(self._observation(tr, action, t))
                 if action in ("fall", "fight") and action not in tr.escalated:
-                    tr.escalated.add(action)
                     self._escalate(frame, action, tr)
         # walking while running is just running
         running = {o.key.split(":")[0] for o in out if o.label == "run"}
@@ -410,12 +409,19 @@ class MovementAnalytic:
         )
 
     def _escalate(self, frame: Frame, action: str, tr: _Track) -> None:
-        if self._escalation is None or not self._cfg.escalate_faces:
-            return
+        """One request per incident: a fight names every fighter seen with ``tr`` and marks them
+        all escalated, so the other fighters' tracks do not ask again; a request whose tracks
+        were all escalated already for that action is skipped."""
         involved = [tr]
         if action == "fight":
             involved += [o for o in self._tracks.values() if o is not tr
                          and o.last_seen == tr.last_seen and self._active(o, "fight")]
+        if all(action in o.escalated for o in involved):
+            return
+        for o in involved:
+            o.escalated.add(action)
+        if self._escalation is None or not self._cfg.escalate_faces:
+            return
         self._escalation(EscalationRequest(
             camera=self._camera, action=action,
             track_ids=tuple(o.tid for o in involved),

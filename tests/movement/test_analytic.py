@@ -141,3 +141,33 @@ def test_empty_street_video_gives_no_movement_event(shared_data: Any) -> None:
         frame = Frame("street", sf.index, sf.image, 1000.0 + sf.time_s, sf.time_s)
         events += lc.observe(frame, a.analyze(frame).observations)
     assert events == []
+
+
+def test_one_fight_is_escalated_once_with_all_its_fighters(detector: FakeDetector) -> None:
+    """Every fighting track is a `fight` observation, but the incident asks for one face
+    identification naming all fighters; a fighter who joins later asks again (with everyone)."""
+    from node.movement.analytic import _Track
+
+    escalations: list[EscalationRequest] = []
+    a = _analytic(detector, escalations)
+    cfg = MovementConfig(enabled=True)
+
+    def fighter(tid: int, t: float) -> _Track:
+        tr = _Track(tid, a._inherit(np.array([0, 0, 1, 1], np.float32), t))
+        tr.add(t, np.array([10 * tid, 50, 10 * tid + 60, 250], np.float32),
+               np.zeros((17, 3), np.float32), np.zeros(2, np.float32))
+        for _ in range(cfg.vote_n):
+            tr.vote("fight", True, cfg.vote_n)
+        a._tracks[tid] = tr
+        return tr
+
+    fighter(1, 1.0)
+    fighter(2, 1.0)
+    obs = a._observations(_frame(8, 1.0), 1.0)
+    assert sorted(o.key for o in obs if o.label == "fight") == ["1:fight", "2:fight"]
+    assert [(e.action, sorted(e.track_ids)) for e in escalations] == [("fight", [1, 2])]
+    a._observations(_frame(9, 1.0), 1.0)  # the same fight, next frame: nothing new
+    assert len(escalations) == 1
+    fighter(3, 1.0)
+    a._observations(_frame(10, 1.0), 1.0)
+    assert [sorted(e.track_ids) for e in escalations] == [[1, 2], [1, 2, 3]]
