@@ -19,6 +19,7 @@ import re
 import signal
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -68,6 +69,7 @@ from schemas.export import all_schemas
 from schemas.status import (
     CameraStats,
     CameraStatus,
+    EscalationStats,
     LinkStats,
     NodeStats,
     OutboxStats,
@@ -358,14 +360,16 @@ class Node:
         def identify(request: Any, crops: list[PersonCrop]) -> Event | None:
             return self._identify(extras, request, crops)
 
+        # its own single-worker pool: identifications never queue ahead of camera analysis
         self.escalations = EscalationWorker(
-            asyncio.get_running_loop(), self._executor, identify, self._emit_with_frame
+            asyncio.get_running_loop(), None, identify, self._emit_with_frame
         )
         extras["movement_escalation"] = self.escalations
 
     def _identify(self, extras: dict[str, Any], request: Any, crops: list[PersonCrop]
                   ) -> Event | None:
-        """Blocking (runs in the executor): faces in the crops, matched against the gallery."""
+        """Blocking (runs in the escalation worker's pool): faces in the crops, matched against
+        the gallery."""
         engine, gallery = extras.get("face_engine"), extras.get("face_gallery")
         if engine is None or gallery is None:
             return None  # the face analytic did not start
@@ -485,9 +489,15 @@ class Node:
         self._stopped.set()
         # Each pipeline ends its open events (into the outbox) and publishes `stopped`.
         await asyncio.gather(*(p.stop() for p in self.pipelines.values()), return_exceptions=True)
-        if self.escalations is not None:  # identifications under way still reach the outbox
+        # One deadline for both: identifications under way may still reach the outbox until it,
+        # those left then are cancelled (no event) before the outbox closes; the flush gets
+        # what remains.
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + flush_timeout_s
+        if self.escalations is not None:
             await self.escalations.drain(flush_timeout_s)
-        await self._flush(flush_timeout_s)
+            self.escalations.close()
+        await self._flush(max(0.0, deadline - loop.time()))
         for t in self._tasks:
             t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -592,6 +602,8 @@ class Node:
         if self.dispatcher is not None:
             out.commands = self.dispatcher.stats()
         out.analytics_failed = dict(self.analytics_failed)
+        if self.escalations is not None:
+            out.escalation = EscalationStats.model_validate(asdict(self.escalations.stats))
         return out
 
     async def _stats_loop(self) -> None:

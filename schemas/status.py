@@ -100,6 +100,19 @@ class LinkStats(BaseModel):
     handler_errors: int = Field(ge=0)
 
 
+class EscalationStats(BaseModel):
+    """Face escalations of the movement analytic (``node/movement/escalation.py``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    requested: int = Field(ge=0, description="Fall/fight identifications asked for.")
+    identified: int = Field(ge=0, description="`movement.identified` events emitted.")
+    skipped: int = Field(ge=0, description="No face analytic running on that camera.")
+    dropped: int = Field(ge=0, description="Too many identifications waiting at once.")
+    failed: int = Field(ge=0, description="Identification or emit raised.")
+    cancelled: int = Field(default=0, ge=0, description="Still under way at shutdown.")
+
+
 class NodeStats(BaseModel):
     """Payload of ``<prefix>/<node>/stats`` (QoS 0, every ``stats_interval_s``)."""
 
@@ -120,4 +133,8 @@ class NodeStats(BaseModel):
     analytics_failed: dict[str, str] = Field(
         default_factory=dict,
         description="Enabled analytics that could not start (e.g. model missing) -> why.",
+    )
+    escalation: EscalationStats | None = Field(
+        default=None,
+        description="Face escalation counters; absent unless movement escalates to faces.",
     )

@@ -3,7 +3,8 @@
 The movement analytic calls its escalation hook (``EscalationRequest``: camera, action, track ids,
 boxes, frame) from its worker thread. ``EscalationWorker`` is that hook in the node: it copies the
 crops of the involved boxes at once (cheap), hands them to the event loop, and the loop runs the
-face detection + matching in the thread pool (never on the loop), then emits one
+face detection + matching in its own single-worker thread pool (never on the loop, never queued
+ahead of the cameras' analysis in the node's pool), then emits one
 ``movement.identified`` event through the durable outbox:
 
 * ``label``: the action (``fall``/``fight``), ``severity`` the action's, ``box`` around the
@@ -24,7 +25,7 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from concurrent.futures import Executor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from typing import Any, Literal, Protocol
@@ -172,6 +173,7 @@ class EscalationStats:
     skipped: int = 0  # no face analytic on that camera
     dropped: int = 0  # too many pending
     failed: int = 0
+    cancelled: int = 0  # still under way when ``drain``'s timeout ran out (shutdown)
 
 
 # (crops, request) -> the event to publish, or None (nothing to identify with). Blocking.
@@ -189,13 +191,18 @@ class EscalationWorker:
     def __init__(
         self,
         loop: asyncio.AbstractEventLoop,
-        executor: Executor,
+        executor: Executor | None,
         identify: Identify,
         emit: Callable[[Event, Any], Awaitable[None]],
         max_pending: int = 8,
     ) -> None:
+        """``executor`` None: the worker runs identifications in its own single-worker pool
+        (shut down by ``close``), so they never queue ahead of the cameras' analysis."""
         self._loop = loop
-        self._executor = executor
+        self._own_executor = executor is None
+        self._executor: Executor = executor or ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="citywatch-escalation"
+        )
         self._identify = identify
         self._emit = emit
         self._max_pending = max_pending
@@ -240,6 +247,20 @@ class EscalationWorker:
         return len(self._tasks)
 
     async def drain(self, timeout_s: float | None = None) -> None:
-        """Wait for the identifications under way (shutdown, tests)."""
-        if self._tasks:
-            await asyncio.wait(set(self._tasks), timeout=timeout_s)
+        """Wait for the identifications under way (shutdown, tests); those still running after
+        ``timeout_s`` are cancelled (counted in ``stats.cancelled``, no event), so none is left
+        to reach an outbox that is closing."""
+        if not self._tasks:
+            return
+        _, late = await asyncio.wait(set(self._tasks), timeout=timeout_s)
+        for task in late:
+            task.cancel()
+        if late:
+            await asyncio.gather(*late, return_exceptions=True)
+            self.stats.cancelled += len(late)
+            log.warning("%d face escalation(s) still under way at shutdown: cancelled", len(late))
+
+    def close(self) -> None:
+        """Shut down the worker's own pool (not an executor it was given)."""
+        if self._own_executor:
+            self._executor.shutdown(wait=False, cancel_futures=True)

@@ -198,3 +198,53 @@ async def test_worker_skips_drops_and_survives_failures(frame: Frame) -> None:
     s = worker.stats
     assert (s.requested, s.dropped, s.failed, s.skipped, s.identified) == (3, 1, 1, 1, 0)
     assert calls == ["fall", "fight"]
+
+
+async def test_drain_cancels_what_is_still_under_way_after_its_timeout(frame: Frame) -> None:
+    """Shutdown: an identification still running when the timeout runs out is cancelled, so it
+    emits nothing into an outbox that is closing (and is counted, not logged as failed)."""
+    loop = asyncio.get_running_loop()
+    release = threading.Event()
+    started = asyncio.Event()
+    emitted: list[Event] = []
+
+    def identify(req: EscalationRequest, crops: list[PersonCrop]) -> Event | None:
+        loop.call_soon_threadsafe(started.set)
+        release.wait(10)
+        return identified_event("n1", req, [PersonIdentity(c.track_id, "no_face") for c in crops])
+
+    async def emit(event: Event, snap: Any) -> None:
+        emitted.append(event)
+
+    worker = EscalationWorker(loop, None, identify, emit)
+    worker(_request(frame))
+    await asyncio.wait_for(started.wait(), 10)
+    await worker.drain(0.05)
+    assert worker.pending == 0
+    release.set()
+    worker.close()
+    await asyncio.sleep(0.2)  # the thread finishes; nothing may reach `emit` any more
+    s = worker.stats
+    assert emitted == [] and (s.cancelled, s.failed, s.identified) == (1, 0, 0)
+
+
+async def test_worker_runs_identifications_in_its_own_single_thread(frame: Frame) -> None:
+    """Not in the node's pool: identifications never queue ahead of camera analysis."""
+    loop = asyncio.get_running_loop()
+    threads: list[str] = []
+
+    def identify(req: EscalationRequest, crops: list[PersonCrop]) -> Event | None:
+        threads.append(threading.current_thread().name)
+        return None
+
+    async def emit(event: Event, snap: Any) -> None:
+        raise AssertionError("nothing to emit")
+
+    worker = EscalationWorker(loop, None, identify, emit)
+    for action in ("fall", "fight"):
+        worker(_request(frame, action))
+    await asyncio.sleep(0)
+    await asyncio.wait_for(worker.drain(), 10)
+    worker.close()
+    assert len(threads) == 2 and len(set(threads)) == 1
+    assert threads[0].startswith("citywatch-escalation")

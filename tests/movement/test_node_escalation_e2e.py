@@ -178,6 +178,10 @@ async def test_fall_and_fight_escalate_to_face_identification_over_mqtt(
             assert counts() == {"walk": 0, "run": 0, "fall": 1, "fight": 2}
             assert col.on("/state/movement/counts")[0].json()["counts"]["fight"] == 0  # at start
             assert node.escalations.stats.identified == 2
+            # the counters are part of the node's stats (published on `<base>/stats`)
+            esc = node.stats().escalation
+            assert esc is not None and (esc.requested, esc.identified) == (2, 2)
+            assert (esc.dropped, esc.failed) == (0, 0)
     finally:
         FALL_NOW.clear()
         await col.stop()
