@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -48,6 +49,21 @@ ERROR_CODES: tuple[tuple[type[ModelError], ErrorCode], ...] = (
     (UnknownSlotError, ErrorCode.NOT_FOUND),
     (ModelError, ErrorCode.MODEL_LOAD_FAILED),
 )
+
+
+# Per-handle checks of a candidate manifest, run by ``model_swap`` before the swap (an analytic
+# that reads a model's outputs by its own contract registers one, e.g. the movement classifier's
+# class order). A check raises ``ValueError`` with the reason; the swap is refused with
+# ``manifest_mismatch`` and the old model keeps serving. Weak keys: a dropped handle drops them.
+SlotCheck = Callable[[ModelManifest], None]
+_SLOT_CHECKS: weakref.WeakKeyDictionary[ModelHandle, list[SlotCheck]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def register_slot_check(handle: ModelHandle, check: SlotCheck) -> None:
+    """``check(manifest)`` must pass (not raise ``ValueError``) for a swap of ``handle``."""
+    _SLOT_CHECKS.setdefault(handle, []).append(check)
 
 
 def state_suffix(slot: str) -> str:
@@ -149,6 +165,11 @@ class ModelCommands:
                 [f"family/task {manifest.family}/{manifest.task} != slot's "
                  f"{current.family}/{current.task}"],
             )
+        for check in _SLOT_CHECKS.get(handle, ()):
+            try:
+                check(manifest)
+            except ValueError as err:
+                raise ManifestMismatchError(manifest.name, [str(err)]) from err
         return self.loader.build_session(path, manifest, handle.slot)
 
     async def _async_publish(self, handle: ModelHandle) -> dict[str, Any]:

@@ -188,8 +188,17 @@ class MovementClassifier:
     def from_handle(cls, handle: Any, sidecar: Path = DEFAULT_SIDECAR) -> MovementClassifier:
         """The classifier served by the node's model loader (``handle.session`` is a
         ``ModelSession``), checked against the sidecar."""
+        from node.commands.model_swap import register_slot_check
+
         manifest = ClassifierManifest.load(sidecar)
         check_registry_model(manifest, handle.session.manifest, handle.slot)
+
+        slot = handle.slot  # not the handle: the check must not keep its (weak) key alive
+
+        def swap_check(candidate: Any) -> None:  # `model_swap` refuses a mismatching model
+            check_registry_model(manifest, candidate, slot, check_sha=False)
+
+        register_slot_check(handle, swap_check)
         return cls(manifest, HandleClassifierBackend(handle, manifest))
 
 

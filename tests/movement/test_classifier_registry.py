@@ -113,3 +113,35 @@ def test_a_swapped_in_classifier_is_checked_before_it_is_read(tmp_path: Path) ->
     handle.swap(loader.build_session(path, same, handle.slot))
     assert clf.predict(windows)[0] == pytest.approx(before[0], abs=1e-5)
     assert clf.label == f"{REGISTRY_NAME}@v9"
+
+
+async def test_model_swap_refuses_a_classifier_that_does_not_match_the_sidecar(
+    tmp_path: Path,
+) -> None:
+    """Up front: the `model_swap` command replies `manifest_mismatch` and the old model keeps
+    serving; a matching model (another version) is swapped in."""
+    from node.commands.errors import CommandError
+    from node.commands.model_swap import ModelCommands, ModelSwapParams
+    from schemas.commands import ErrorCode
+
+    loader = _loader(tmp_path)
+    classifier_from(MovementConfig(enabled=True), loader)
+    handle = loader.handle(REGISTRY_NAME)
+    original = handle.session
+    published: list[str] = []
+
+    async def publish(suffix: str, payload: bytes) -> None:
+        published.append(suffix)
+
+    commands = ModelCommands(loader, publish)
+    served = original.manifest
+    reordered = served.model_copy(update={"labels": list(reversed(served.labels))})
+    bad = ModelSwapParams(analytic="movement.classifier", name=REGISTRY_NAME,
+                          sha256=served.sha256, manifest=reordered)
+    with pytest.raises(CommandError) as info:
+        await commands.swap(bad, None)  # type: ignore[arg-type]
+    assert info.value.code == ErrorCode.MANIFEST_MISMATCH and "labels" in str(info.value)
+    assert handle.session is original and published == []
+    good = ModelSwapParams(analytic="movement.classifier", name=REGISTRY_NAME, version="v2")
+    state = await commands.swap(good, None)  # type: ignore[arg-type]
+    assert handle.session is not original and handle.version == "v2" and state
