@@ -69,6 +69,15 @@ def test_movement_latency_runs_one_pose_and_one_batch_per_frame_and_size() -> No
                           "total_ms", "p90_total_ms"}
 
 
+@pytest.fixture
+def mirrored_models(
+    shared_data: SharedData, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The registry pulls from ../shared/models into a fresh cache (this machine is offline)."""
+    monkeypatch.setenv("CITYWATCH_MODEL_MIRROR", str(shared_data.path("models")))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+
+
 def _bench(args: list[str], capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
     base = ["bench", "--models", "yolox_nano", "--seconds", "0.05", "--overhead-n", "2", "--json"]
     assert main(base + args) == 0
@@ -78,11 +87,8 @@ def _bench(args: list[str], capsys: pytest.CaptureFixture[str]) -> dict[str, Any
 
 @pytest.mark.shared_data
 def test_bench_prints_the_movement_stage_with_the_node_models(
-    shared_data: SharedData, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    shared_data: SharedData, mirrored_models: None, capsys: pytest.CaptureFixture[str],
 ) -> None:
-    monkeypatch.setenv("CITYWATCH_MODEL_MIRROR", str(shared_data.path("models")))
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     zidane = shared_data.path("datasets/images/zidane.jpg")
     r = _bench(["--movement-runs", "1", "--people-image", str(zidane)], capsys)
     mv = r["movement"]
@@ -103,11 +109,8 @@ def test_bench_prints_the_movement_stage_with_the_node_models(
 
 @pytest.mark.shared_data
 def test_bench_reports_a_movement_failure_and_still_prints_the_rest(
-    shared_data: SharedData, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    mirrored_models: None, tmp_path: Path, capsys: pytest.CaptureFixture[str],
 ) -> None:
-    monkeypatch.setenv("CITYWATCH_MODEL_MIRROR", str(shared_data.path("models")))
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     r = _bench(["--movement-runs", "1", "--people-image", str(tmp_path / "nope.jpg")], capsys)
     assert "cannot read --people-image" in r["movement"]["error"]
     assert r["latency"][0]["model"] == "yolox_nano"
