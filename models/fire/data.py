@@ -258,9 +258,15 @@ def make_split(
     max_images: int | None = None,
     disjoint_from_test: bool = True,
     weapons_images: Path | None = None,
+    refit: bool = False,
 ) -> Split:
     """Build the fit / val / test / held-out split described in the module docstring;
-    ``weapons_images`` adds street/indoor/people negatives (groups split fit/val/held-out)."""
+    ``weapons_images`` adds street/indoor/people negatives (groups split fit/val/held-out).
+
+    ``refit``: the fire_smoke images of the val groups join fit, so every ``train/`` image is
+    trained on; val keeps only its scene negatives (drone sessions, weapons groups), which still
+    bound the thresholds' false-alarm rate. The epoch count then comes from an earlier run with
+    the full val split (early stopping needs positives)."""
     train = load_yolo_split(fire_root / "train", "fire_smoke/train")
     test = load_yolo_split(fire_root / "valid", "fire_smoke/valid")
     drones = load_negative_folder(drones_images, "drones") if drones_images else []
@@ -290,6 +296,12 @@ def make_split(
     val_groups = _pick_val_groups(kept, val_fraction, random.Random(seed))
     fit = [s for s in kept if s.group not in val_groups]
     val = [s for s in kept if s.group in val_groups]
+    refit_moved = 0
+    if refit:
+        moved = [s for s in val if s.source == "fire_smoke/train"]
+        refit_moved = len(moved)
+        fit += moved
+        val = [s for s in val if s.source != "fire_smoke/train"]
     if max_images is not None:  # smoke runs: a handful of images, still stratified
         fit = _take_stratified(fit, max_images, seed)
         val = _take_stratified(val, max(2, max_images // 2), seed)
@@ -297,6 +309,8 @@ def make_split(
     report: dict[str, object] = {
         "seed": seed,
         "disjoint_from_test": disjoint_from_test,
+        "refit": refit,
+        "refit_moved_to_fit": refit_moved,
         "rule": (
             "group = source clip (video frames), block of "
             f"{STILL_BLOCK} consecutive numbers (stills), capture hour (drones); groups with "
