@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from models.fire.data import (
+    Sample,
     dhash,
     drone_sessions,
     group_of,
@@ -81,3 +82,27 @@ def test_clip_disjoint_split_keeps_valid_clean(shared_data: SharedData) -> None:
     held = {s.path for s in split.heldout_negatives}
     assert held and not held & {s.path for s in split.fit + split.val}
     assert {s.group for s in split.heldout_negatives}.isdisjoint(train_groups)
+
+
+def paths(samples: list[Sample]) -> set[Path]:
+    return {s.path for s in samples}
+
+
+@pytest.mark.shared_data
+def test_refit_moves_val_positives_into_fit_and_keeps_heldout_out(shared_data: SharedData) -> None:
+    args = (shared_data.path("datasets/fire_smoke"), shared_data.path("datasets/drones/images"))
+    weapons = shared_data.path("datasets/weapons/train/images")
+    kw = {"seed": 0, "disjoint_from_test": False, "weapons_images": weapons}
+    plain = make_split(*args, **kw)  # type: ignore[arg-type]
+    refit = make_split(*args, refit=True, **kw)  # type: ignore[arg-type]
+    fire_val = [s for s in plain.val if s.source == "fire_smoke/train"]
+    assert fire_val  # the plain split does hold fire_smoke clips out for early stopping
+    assert refit.report["refit_moved_to_fit"] == len(fire_val)
+    # every fire_smoke train/ image is fitted; val keeps exactly the plain split's negatives
+    assert not any(s.source == "fire_smoke/train" for s in refit.val)
+    assert paths(refit.fit) == paths(plain.fit) | paths(fire_val)
+    assert paths(refit.val) == paths(plain.val) - paths(fire_val)
+    assert all(s.kind == "none" for s in refit.val)
+    # held-out false-alarm sets never reach training
+    held = paths(refit.heldout_negatives) | paths(refit.heldout_weapons)
+    assert held and not held & paths(refit.fit + refit.val)
