@@ -29,10 +29,12 @@ from models.fire.data import (
     CLASSES,
     Sample,
     drone_sessions,
+    hashes,
     list_images,
     load_negative_folder,
     load_weapon_negatives,
     load_yolo_split,
+    near_duplicate_pairs,
     split_weapon_groups,
 )
 from node.fire.cam import CAM_REGIONS, CamRegion, cam_box, class_activation_map
@@ -285,6 +287,9 @@ def evaluate(
         )
         result["labelled"] = classification_report(scored, th)
         result["labelled"]["folder"] = str(split_dir)
+        train_dir = data / "train"
+        if split_dir != train_dir and (train_dir / "images").is_dir():
+            result["labelled_unseen"] = unseen_report(scored, samples, train_dir, th)
     for folder in negative_dirs:
         frames = ((s.path.name, _read(s.path)) for s in load_negative_folder(folder))
         result.setdefault("negatives", {})[str(folder)] = false_alarm_report(model, frames, th)
@@ -313,6 +318,23 @@ def evaluate(
             "k_of_n_alarm_events": sum(r["k_of_n"]["alarm_events"] for r in rows),
         }
     return result
+
+
+def unseen_report(
+    scored: Sequence[Scored],
+    samples: Sequence[Sample],
+    train_dir: Path,
+    thresholds: dict[str, float],
+) -> dict[str, Any]:
+    """The classification report over the images without a near-duplicate (dHash within
+    ``DUP_BITS``) in ``train_dir``: what a model that fitted every ``train/`` frame has not seen."""
+    train = load_yolo_split(train_dir, str(train_dir))
+    seen = {j for _, j in near_duplicate_pairs(hashes(train), hashes(samples))}
+    kept = [s for k, s in enumerate(scored) if k not in seen]
+    report: dict[str, Any] = {"images": len(kept), "with_near_duplicate_in_train": len(seen)}
+    if kept:
+        report.update(classification_report(kept, thresholds))
+    return report
 
 
 def evaluate_negative_samples(
