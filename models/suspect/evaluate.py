@@ -335,22 +335,30 @@ def evaluate_suspect(
     every: int = 10,
     baseline: Path | None = None,
     person_gt: Path | None = None,
+    split: str = "test",
 ) -> dict[str, Any]:
     """Held-out splits (``shared``) or a YOLO folder (``data``); FPs on object-free frames; the
-    baseline (COCO YOLOX-nano) measured on the same frames for person and knife."""
+    baseline (COCO YOLOX-nano) measured on the same frames for person and knife. ``split``
+    picks the ``shared`` split: ``test`` (held out) or ``val`` (for choosing, e.g. an input
+    size, without touching the test split)."""
     from models.suspect.dataset import read_csv, read_yolo
     from node.detect.labels import COCO80
 
     det = OnnxDetector(model, labels)
     classes = list(dict.fromkeys(labels))
     base = OnnxDetector(baseline, COCO80) if baseline else None
-    report: dict[str, Any] = {"model": str(model), "threshold": threshold}
+    report: dict[str, Any] = {"model": str(model), "threshold": threshold,
+                              "input": list(det.input_hw)}  # fmt: skip
+    if shared is not None:
+        report["split"] = split
     sets: dict[str, list[LabeledImage]] = {}
     if shared is not None:
         from models.suspect.splits import CLASSES, make_splits
 
         classes = list(CLASSES)
-        sets = {f"{src}/test": parts["test"] for src, parts in make_splits(shared).items()}
+        if split not in ("test", "val"):
+            raise ValueError(f"split must be 'test' or 'val', got {split!r}")
+        sets = {f"{src}/{split}": parts[split] for src, parts in make_splits(shared).items()}
     if data is not None:
         ds = read_yolo(data, list(data_classes))
         same = {c: c for c in ds.classes}

@@ -24,6 +24,10 @@ def register(esub: Any) -> None:
     p.add_argument(
         "--shared", type=Path, help="The shared folder: evaluates the held-out test splits."
     )
+    p.add_argument(
+        "--split", choices=("test", "val"), default="test",
+        help="With --shared: the held-out test split (default) or the validation split.",
+    )  # fmt: skip
     p.add_argument("--data", type=Path, help="A YOLO folder (images/, labels/) to evaluate.")
     p.add_argument("--classes", default="", help="--data class names by id, comma-separated.")
     p.add_argument(
@@ -63,7 +67,7 @@ def _run(args: argparse.Namespace) -> int:
     report = evaluate_suspect(
         path, labels, threshold=args.threshold, shared=args.shared, data=args.data,
         data_classes=[c for c in args.classes.split(",") if c], negatives=args.negatives,
-        every=args.every, baseline=args.baseline, person_gt=args.person_gt,
+        every=args.every, baseline=args.baseline, person_gt=args.person_gt, split=args.split,
     )  # fmt: skip
     print(json.dumps(report, indent=None if args.json else 1))
     return 0
