@@ -259,6 +259,7 @@ def make_split(
     disjoint_from_test: bool = True,
     weapons_images: Path | None = None,
     refit: bool = False,
+    refit_drones: bool = False,
 ) -> Split:
     """Build the fit / val / test / held-out split described in the module docstring;
     ``weapons_images`` adds street/indoor/people negatives (groups split fit/val/held-out).
@@ -266,7 +267,9 @@ def make_split(
     ``refit``: the fire_smoke images of the val groups join fit, so every ``train/`` image is
     trained on; val keeps only its scene negatives (drone sessions, weapons groups), which still
     bound the thresholds' false-alarm rate. The epoch count then comes from an earlier run with
-    the full val split (early stopping needs positives)."""
+    the full val split (early stopping needs positives). ``refit_drones`` also fits the val
+    drone sessions (hard sky/haze negatives); val then bounds the thresholds with the weapons
+    groups alone, and haze false alarms are measured on the held-out sessions only."""
     train = load_yolo_split(fire_root / "train", "fire_smoke/train")
     test = load_yolo_split(fire_root / "valid", "fire_smoke/valid")
     drones = load_negative_folder(drones_images, "drones") if drones_images else []
@@ -297,11 +300,14 @@ def make_split(
     fit = [s for s in kept if s.group not in val_groups]
     val = [s for s in kept if s.group in val_groups]
     refit_moved = 0
-    if refit:
-        moved = [s for s in val if s.source == "fire_smoke/train"]
+    if refit or refit_drones:
+        sources = {"fire_smoke/train"} if refit else set()
+        if refit_drones:
+            sources.add("drones")
+        moved = [s for s in val if s.source in sources]
         refit_moved = len(moved)
         fit += moved
-        val = [s for s in val if s.source != "fire_smoke/train"]
+        val = [s for s in val if s.source not in sources]
     if max_images is not None:  # smoke runs: a handful of images, still stratified
         fit = _take_stratified(fit, max_images, seed)
         val = _take_stratified(val, max(2, max_images // 2), seed)
@@ -310,6 +316,7 @@ def make_split(
         "seed": seed,
         "disjoint_from_test": disjoint_from_test,
         "refit": refit,
+        "refit_drones": refit_drones,
         "refit_moved_to_fit": refit_moved,
         "rule": (
             "group = source clip (video frames), block of "

@@ -110,6 +110,7 @@ class TrainConfig:
     # every train/ image is fitted; val keeps scene negatives only: no early stopping, the last
     # epoch is kept, thresholds are the lowest under the val false-alarm cap (data.make_split)
     refit: bool = False
+    refit_drones: bool = False  # also fit the val drone sessions (val: weapons negatives only)
     samples_per_epoch: int = 480  # balanced draws per epoch (bounds CPU time, not data seen)
     cam_loss: float = 0.0  # weight of the CAM localisation loss (module docstring)
     cam_neg_loss: float = 0.0  # weight of the per-cell BCE on classes an image is negative for
@@ -345,7 +346,7 @@ def train(cfg: TrainConfig, split: Split | None = None) -> TrainResult:
         row.update(_val_metrics(scores, targets))
         history.append(row)
         log.info("epoch %d %s", epoch, json.dumps({k: round(v, 4) for k, v in row.items()}))
-        if cfg.refit:  # val has no positives: its loss cannot pick an epoch
+        if cfg.refit or cfg.refit_drones:  # val has no positives: its loss cannot pick an epoch
             best_loss = val_loss
             torch.save(net.state_dict(), ckpt)
         elif val_loss < best_loss - 1e-4:
@@ -422,6 +423,7 @@ def split_for(cfg: TrainConfig) -> Split:
         disjoint_from_test=cfg.disjoint_from_test,
         weapons_images=cfg.weapons,
         refit=cfg.refit,
+        refit_drones=cfg.refit_drones,
     )
 
 
@@ -494,6 +496,12 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
         help="train on every train/ image for exactly --epochs (take the count from a run with "
         "the full val split); val keeps its scene negatives for the false-alarm-capped thresholds",
     )
+    p.add_argument(
+        "--refit-drones",
+        action="store_true",
+        help="with --refit: also fit val's drone sessions; the weapons groups alone bound the "
+        "thresholds",
+    )
     p.add_argument("--smoke", action="store_true", help="a few steps on a handful of images")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument(
@@ -522,6 +530,7 @@ def config_from_args(a: argparse.Namespace) -> TrainConfig:
         cam_neg_loss=getattr(a, "cam_neg_loss", 0.0),
         disjoint_from_test=not a.include_valid_clips,
         refit=getattr(a, "refit", False),
+        refit_drones=getattr(a, "refit_drones", False),
         progress=not a.no_progress,
     )
     if a.smoke:

@@ -106,3 +106,18 @@ def test_refit_moves_val_positives_into_fit_and_keeps_heldout_out(shared_data: S
     # held-out false-alarm sets never reach training
     held = paths(refit.heldout_negatives) | paths(refit.heldout_weapons)
     assert held and not held & paths(refit.fit + refit.val)
+
+
+@pytest.mark.shared_data
+def test_refit_drones_also_fits_val_drone_sessions(shared_data: SharedData) -> None:
+    args = (shared_data.path("datasets/fire_smoke"), shared_data.path("datasets/drones/images"))
+    weapons = shared_data.path("datasets/weapons/train/images")
+    kw = {"seed": 0, "disjoint_from_test": False, "weapons_images": weapons, "refit": True}
+    refit = make_split(*args, **kw)  # type: ignore[arg-type]
+    both = make_split(*args, refit_drones=True, **kw)  # type: ignore[arg-type]
+    val_drones = [s for s in refit.val if s.source == "drones"]
+    assert val_drones
+    assert paths(both.fit) == paths(refit.fit) | paths(val_drones)
+    assert {s.source for s in both.val} == {"weapons"}
+    held = paths(both.heldout_negatives) | paths(both.heldout_weapons)
+    assert held and not held & paths(both.fit + both.val)
