@@ -30,8 +30,9 @@ def default_only_backgrounds(shared: Path, dest: Path) -> int:
         ids = {ln.split()[0] for ln in lbl.read_text().splitlines() if ln.strip()}
         if ids == {"1"}:
             link = dest / img.name
-            if not link.exists():
-                link.symlink_to(img)
+            if link.is_symlink():  # re-linked: an older relative link may dangle
+                link.unlink()
+            link.symlink_to(img.resolve())  # absolute: a relative --shared must not dangle
             n += 1
     return n
 
