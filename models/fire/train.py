@@ -112,6 +112,10 @@ class TrainConfig:
     refit: bool = False
     refit_drones: bool = False  # also fit the val drone sessions (val: weapons negatives only)
     samples_per_epoch: int = 480  # balanced draws per epoch (bounds CPU time, not data seen)
+    # expected share of scene negatives ("none") among the draws; None = the four strata alike
+    # (fire@2). Negatives are the most varied stratum (street, indoor, sky: ~1100 images) yet get
+    # a quarter of 480 draws per epoch, so most of them are never seen in a short run
+    negative_share: float | None = None
     cam_loss: float = 0.0  # weight of the CAM localisation loss (module docstring)
     cam_neg_loss: float = 0.0  # weight of the per-cell BCE on classes an image is negative for
     max_images: int | None = None  # smoke runs
@@ -217,11 +221,18 @@ def seed_everything(seed: int, threads: int) -> None:
 
 
 def balanced_sampler(
-    samples: Sequence[Sample], seed: int, num_samples: int
+    samples: Sequence[Sample], seed: int, num_samples: int, negative_share: float | None = None
 ) -> WeightedRandomSampler:
-    """Each stratum (fire / smoke / both / none) is drawn equally often in expectation."""
+    """Each stratum (fire / smoke / both / none) is drawn equally often in expectation, or, with
+    ``negative_share``, "none" takes that share of the draws and the other strata split the rest."""
     counts = Counter(s.kind for s in samples)
-    weights = [1.0 / counts[s.kind] for s in samples]
+    share = dict.fromkeys(counts, 1.0)  # the exact weights of fire@2's runs
+    if negative_share is not None and "none" in counts and len(counts) > 1:
+        if not 0.0 < negative_share < 1.0:
+            raise ValueError(f"negative_share must be in (0, 1), got {negative_share}")
+        rest = (1.0 - negative_share) / (len(counts) - 1)
+        share = {k: negative_share if k == "none" else rest for k in counts}
+    weights = [share[s.kind] / counts[s.kind] for s in samples]
     gen = torch.Generator().manual_seed(seed)
     return WeightedRandomSampler(weights, num_samples=num_samples, replacement=True, generator=gen)
 
@@ -338,7 +349,7 @@ def train(cfg: TrainConfig, split: Split | None = None) -> TrainResult:
         loader = DataLoader(
             fit_ds,
             batch_size=cfg.batch_size,
-            sampler=balanced_sampler(split.fit, cfg.seed + epoch, per_epoch),
+            sampler=balanced_sampler(split.fit, cfg.seed + epoch, per_epoch, cfg.negative_share),
         )
         train_loss = _train_epoch(net, loader, opt, sched, cfg, epoch)
         scores, targets, val_loss = predict(net, val_ds, cfg.batch_size)
@@ -502,6 +513,15 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
         help="with --refit: also fit val's drone sessions; the weapons groups alone bound the "
         "thresholds",
     )
+    p.add_argument(
+        "--samples-per-epoch", type=int, default=480, help="balanced draws per epoch"
+    )
+    p.add_argument(
+        "--negative-share",
+        type=float,
+        default=None,
+        help="share of scene negatives among the draws (default: the four strata alike)",
+    )
     p.add_argument("--smoke", action="store_true", help="a few steps on a handful of images")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument(
@@ -531,6 +551,8 @@ def config_from_args(a: argparse.Namespace) -> TrainConfig:
         disjoint_from_test=not a.include_valid_clips,
         refit=getattr(a, "refit", False),
         refit_drones=getattr(a, "refit_drones", False),
+        samples_per_epoch=getattr(a, "samples_per_epoch", 480),
+        negative_share=getattr(a, "negative_share", None),
         progress=not a.no_progress,
     )
     if a.smoke:
