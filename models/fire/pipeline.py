@@ -18,7 +18,7 @@ from models.fire.export import (
 from models.fire.quantize import CALIBRATION_IMAGES, calibration_samples, quantize
 from models.fire.train import config_from_args, finish_from_checkpoint, split_for, train
 
-VERSION = "2"  # fire@2: weapons/CCTV negatives, capped thresholds, INT8 reduce_range
+VERSION = "3"  # fire@3: refit on every train/ image, half the draws scene negatives
 
 VIDEOS = "videos"  # <data>/../videos: street clips, false alarms only (never trained on)
 

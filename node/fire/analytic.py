@@ -216,6 +216,7 @@ def model_from_config(cfg: FireConfig, ctx: BuildContext | None = None) -> FireM
         name = cfg.registry_name()
         handle = ctx.models.load(name, analytic="fire")
         check_registry_model(manifest, handle.session.manifest, name)
+        register_swap_check(handle, manifest)
         return FireModel(manifest, HandleFireBackend(handle))
     file_name = manifest.files.get(cfg.precision)
     if file_name is None:
@@ -240,6 +241,25 @@ def check_registry_model(manifest: FireManifest, served: Any, name: str) -> None
             f"registry model {name} (sha256 {served.sha256[:12]}...) is not one of the files the "
             "fire manifest describes: its CAM head would not match"
         )
+
+
+def register_swap_check(handle: Any, manifest: FireManifest) -> None:
+    """``model_swap`` of the fire slot accepts only a file the fire manifest describes (FP32 <->
+    INT8): the CAM head and the thresholds belong to that export, so another model would keep
+    scoring but draw its boxes with the wrong head."""
+    from node.commands.model_swap import register_slot_check
+
+    slot = handle.slot  # not the handle: the check must not keep its (weak) key alive
+
+    def swap_check(candidate: Any) -> None:
+        if candidate.sha256 is None:
+            raise ValueError(f"{slot}: a swapped-in fire model needs a sha256 the manifest lists")
+        try:
+            check_registry_model(manifest, candidate, slot)
+        except ModelFileError as err:
+            raise ValueError(str(err)) from err
+
+    register_slot_check(handle, swap_check)
 
 
 def build(config: NodeConfig, ctx: BuildContext) -> FireFactory:

@@ -219,3 +219,36 @@ def test_committed_model_on_a_video_like_sequence_yields_one_fire_event(
     events = run_sequence(analytic, lc, clock, [street] * 3 + [fire] * 8 + [street] * 8)
     fire_events = [e for e in events if e[0] == "fire"]
     assert fire_events == [("fire", Lifecycle.NEW), ("fire", Lifecycle.END)]
+
+
+async def test_model_swap_accepts_only_files_the_fire_manifest_describes(tmp_path: Path) -> None:
+    """The CAM head and thresholds belong to one export: `model_swap` of the fire slot to another
+    file replies `manifest_mismatch` (the old model keeps serving); FP32 -> INT8 is accepted."""
+    import hashlib
+
+    from node.commands.errors import CommandError
+    from node.commands.model_swap import ModelCommands, ModelSwapParams
+    from node.fire.model import DEFAULT_MANIFEST
+    from schemas.commands import ErrorCode
+
+    cfg = NodeConfig.model_validate({"analytics": {"fire": {"enabled": True}}})
+    loader = ModelLoader(ModelStore(tmp_path / "store", progress_stream=None), ModelsConfig())
+    resolve_builder("fire")(cfg, BuildContext(node_id="n", data_dir=Path(), models=loader))
+    handle = loader.handle("fire_cls")
+    original = handle.session
+
+    async def publish(suffix: str, payload: bytes) -> None:
+        pass
+
+    commands = ModelCommands(loader, publish)
+    other = tmp_path / "other_fire.onnx"  # e.g. a retrained model: same shapes, another head
+    other.write_bytes((DEFAULT_MANIFEST.parent / "fire_fp32.onnx").read_bytes() + b"\0")
+    digest = hashlib.sha256(other.read_bytes()).hexdigest()
+    bad = ModelSwapParams(analytic="fire", url=other.as_uri(), sha256=digest)
+    with pytest.raises(CommandError) as info:
+        await commands.swap(bad, None)  # type: ignore[arg-type]
+    assert info.value.code == ErrorCode.MANIFEST_MISMATCH and "CAM head" in str(info.value)
+    assert handle.session is original
+    await commands.swap(ModelSwapParams(analytic="fire", name="fire_cls_int8"), None)  # type: ignore[arg-type]
+    assert handle.session is not original
+    assert handle.sha256 == default_registry()["fire_cls_int8"].manifest.sha256
