@@ -6,9 +6,11 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 
 from models.fire.data import load_yolo_split
 from models.fire.evaluate import Scored, unseen_report
+from tests.conftest import SharedData
 
 
 def _write(split: Path, name: str, image: np.ndarray, label: str) -> None:
@@ -39,3 +41,25 @@ def test_unseen_report_drops_valid_images_with_a_train_near_duplicate(tmp_path: 
     assert report["with_near_duplicate_in_train"] == 1
     assert report["per_class"]["fire"]["f1"] == 1.0
     assert report["per_class"]["smoke"]["f1"] == 1.0
+
+
+@pytest.mark.shared_data
+def test_cam_sweep_hit_rate_is_what_the_evaluation_reports(shared_data: SharedData) -> None:
+    """The sweep that chooses the node's CAM rule counts hits as the evaluation does."""
+    from models.fire.evaluate import (
+        cam_sweep,
+        classification_report,
+        load_model,
+        score_samples,
+    )
+    from node.fire.model import DEFAULT_MANIFEST
+
+    model = load_model(DEFAULT_MANIFEST, "fp32")
+    split = load_yolo_split(shared_data.path("datasets/fire_smoke/valid"), "valid")
+    fire = [s for s in split if s.fire_boxes][:6]
+    rows = cam_sweep(model, fire, thresholds=(0.6, 0.7))["rows"]
+    for row in rows:
+        scored = score_samples(model, fire, row["threshold"], row["region"])
+        report = classification_report(scored, {"fire": 0.5, "smoke": 0.5})
+        assert row["hit_rate"] == report["cam_fire_iou"]["hit_rate@0.3"]
+        assert row["hit_rate"] >= max(row["hit_rate_union"], row["hit_rate_best_box"])
