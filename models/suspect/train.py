@@ -2,7 +2,8 @@
 
     nice -n 10 .venv-train/bin/python -m models.suspect.train --shared ../shared \\
         --out runs/suspect/real416 --cache runs/suspect/c416 --size 416 --iters N \
-        [--generated runs/suspect/mixsrc/mix] [--scale-jitter] [--unfreeze dark4 --init CKPT]
+        [--generated runs/suspect/mixsrc/mix] [--scale-jitter] [--rot90]
+        [--unfreeze dark4 --init CKPT]
 
 Data (splits by source clip/session, seed 0, written to ``<out>/splits.json``):
 
@@ -24,7 +25,8 @@ classes is kept. v3 (``--unfreeze dark4 --init <v2 best.pt>``): only stem .. dar
 (their cached c3 output is the input), dark4, dark5 and the whole neck learn too, warm-started
 from v2's trained neck and head; the exported merged model then shares only stem .. dark3
 (``export.py --shared-part dark3``). Augmentation: mirroring, and with ``--scale-jitter`` one
-scale-jittered copy of every training image (cached like the rest). Test splits are never
+scale-jittered copy of every training image (cached like the rest), and with ``--rot90`` one
+copy turned by a quarter turn (cached too). Test splits are never
 looked at here.
 """
 
@@ -124,11 +126,29 @@ def scale_jitter(
     return canvas, clipped, keep
 
 
+def rot90(img: np.ndarray, boxes: np.ndarray, clockwise: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The image turned by a quarter turn (clockwise or not) and its boxes (normalised xyxy),
+    exactly: pixel (x, y) of a ``w`` x ``h`` image goes to (h - 1 - y, x) clockwise, to
+    (y, w - 1 - x) counter-clockwise, so a box's edges go to x' = 1 - y, y' = x (clockwise) or
+    x' = y, y' = 1 - x (counter-clockwise) in normalised coordinates."""
+    b = boxes.reshape(-1, 4)
+    if clockwise:
+        out = cv2.rotate(img, cv2.ROTATE_90_CLOCKWISE)
+        nb = np.stack([1 - b[:, 3], b[:, 0], 1 - b[:, 1], b[:, 2]], 1)
+    else:
+        out = cv2.rotate(img, cv2.ROTATE_90_COUNTERCLOCKWISE)
+        nb = np.stack([b[:, 1], 1 - b[:, 2], b[:, 3], 1 - b[:, 0]], 1)
+    return out, nb.astype(np.float32)
+
+
 def build_cache(
-    items: list[LabeledImage], size: int, folder: Path, jitter_seed: int | None = None
-) -> list[Cached]:
+    items: list[LabeledImage], size: int, folder: Path, jitter_seed: int | None = None,
+    rot_seed: int | None = None,
+) -> list[Cached]:  # fmt: skip
     """Letterboxed images and pixel targets; with ``jitter_seed`` a scale-jittered copy instead
-    (:func:`scale_jitter`, image ``k`` drawn with ``default_rng([jitter_seed, k])``)."""
+    (:func:`scale_jitter`, image ``k`` drawn with ``default_rng([jitter_seed, k])``); with
+    ``rot_seed`` the image turned by a quarter turn first (:func:`rot90`, clockwise or not drawn
+    with ``default_rng([rot_seed, k])``), then letterboxed like the plain copy."""
     folder.mkdir(parents=True, exist_ok=True)
     index = folder / "targets.npz"
     if index.exists():
@@ -141,6 +161,10 @@ def build_cache(
         img = cv2.imread(str(it.image), cv2.IMREAD_COLOR)
         h, w = img.shape[:2]
         ids, boxes = it.class_ids, it.boxes
+        if rot_seed is not None:
+            cw = bool(np.random.default_rng([rot_seed, k]).random() < 0.5)
+            img, boxes = rot90(img, boxes, cw)
+            h, w = img.shape[:2]
         if jitter_seed is None:
             lb = letterbox(img, (size, size))
             canvas = lb.tensor[0].transpose(1, 2, 0).astype(np.uint8)
@@ -381,10 +405,13 @@ def prepare(
         sources["generated"] = read_generated(args.generated).items
     if args.scale_jitter:  # one scale-jittered copy of every training image, seed 0
         sources["jitter"] = sources["train"]
+    if getattr(args, "rot90", False):  # one quarter-turned copy of every training image, seed 0
+        sources["rot90"] = sources["train"]
     cached: dict[str, tuple[list[Cached], Features]] = {}
     for name, items in sources.items():
         folder = args.cache / (name if name != "generated" else f"gen_{args.generated.name}")
-        c = build_cache(items, args.size, folder, 0 if name == "jitter" else None)
+        c = build_cache(items, args.size, folder, 0 if name == "jitter" else None,
+                        0 if name == "rot90" else None)  # fmt: skip
         cached[name] = (c, feature_cache(net, c, args.size, folder))
         print(f"cache {name}: {len(c)} images", flush=True)
     train_set = [(c, f, i) for name in sources if name != "val"
@@ -467,6 +494,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         "init": str(args.init) if args.init else None,
         "generated": str(args.generated) if args.generated else None,
         "scale_jitter": bool(args.scale_jitter),
+        "rot90": bool(getattr(args, "rot90", False)),
         "train_images": len(train_set),
         "val_images": len(val_c),
         "train_seconds": round(time.time() - t_train),
@@ -495,6 +523,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--scale-jitter", action="store_true",
                    help="Add one scale-jittered copy of every training image.")  # fmt: skip
+    p.add_argument("--rot90", action="store_true",
+                   help="Add one copy of every training image turned by a quarter turn "
+                        "(direction drawn per image, seed 0).")  # fmt: skip
     p.add_argument("--unfreeze", choices=sorted(FROZEN_BY_MODE), default="neck",
                    help="neck: v2 (darknet + neck_top frozen); dark5 / dark4: those darknet "
                         "stages and the whole neck learn too (v3).")  # fmt: skip
