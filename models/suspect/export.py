@@ -230,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=Path("models/suspect"))
     p.add_argument("--calib", type=Path, required=True, help="Cached training images folder.")
     p.add_argument("--calib-n", type=int, default=64)
-    p.add_argument("--version", default="2")
+    p.add_argument("--version", default="4")
     p.add_argument(
         "--shared-part",
         choices=SHARED_PARTS,
