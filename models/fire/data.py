@@ -300,14 +300,19 @@ def make_split(
     fit = [s for s in kept if s.group not in val_groups]
     val = [s for s in kept if s.group in val_groups]
     refit_moved = 0
-    if refit or refit_drones:
-        sources = {"fire_smoke/train"} if refit else set()
-        if refit_drones:
-            sources.add("drones")
+    if refit_drones and not refit:
+        raise ValueError("refit_drones extends refit: pass both (--refit --refit-drones)")
+    if refit:
+        sources = {"fire_smoke/train", "drones"} if refit_drones else {"fire_smoke/train"}
         moved = [s for s in val if s.source in sources]
         refit_moved = len(moved)
         fit += moved
         val = [s for s in val if s.source not in sources]
+        if not val:  # nothing left to bound the thresholds' false alarms
+            raise ValueError(
+                "refit leaves no scene negatives in val: pass --weapons (and --negatives "
+                "unless --refit-drones)"
+            )
     if max_images is not None:  # smoke runs: a handful of images, still stratified
         fit = _take_stratified(fit, max_images, seed)
         val = _take_stratified(val, max(2, max_images // 2), seed)
@@ -342,7 +347,7 @@ def make_split(
         "weapons_heldout": len(weapons_heldout),
         "weapons_dropped_by_name": weapons_dropped,
         "fit_groups": sorted({s.group for s in fit}),
-        "val_groups": sorted(val_groups),
+        "val_groups": sorted({s.group for s in val}),
     }
     return Split(fit, val, test, heldout, heldout_weapons=weapons_heldout, report=report)
 

@@ -400,8 +400,9 @@ def cam_sweep(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m models.fire.evaluate --cam-sweep``: the CAM rule sweep on the val split (where
-    the rule is chosen) and on ``valid/`` (reported)."""
+    """``python -m models.fire.evaluate --cam-sweep``: the CAM rule sweep where the rule is
+    chosen (``--on val``: the val split, fire@2; ``--on train``: every ``train/`` image with fire
+    boxes, fire@3) and on ``valid/`` (reported, never used to choose)."""
     import argparse
 
     from models.fire.data import make_split
@@ -424,15 +425,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     from node.fire.model import DEFAULT_MANIFEST
 
     model = load_model(a.manifest or DEFAULT_MANIFEST, a.precision)
-    split = make_split(
-        a.data, a.negatives, seed=a.seed, disjoint_from_test=False, weapons_images=a.weapons
-    )
     test = load_yolo_split(a.data / "valid", "fire_smoke/valid")
     if a.on == "train":  # fire@3: no fire positives left in val; the rule is chosen on train/
-        train = load_yolo_split(a.data / "train", "fire_smoke/train")
-        print(dumps({"train": cam_sweep(model, train)}))
-        return 0
-    print(dumps({"val": cam_sweep(model, split.val), "valid": cam_sweep(model, test)}))
+        chosen_on = load_yolo_split(a.data / "train", "fire_smoke/train")
+    else:
+        chosen_on = make_split(
+            a.data, a.negatives, seed=a.seed, disjoint_from_test=False, weapons_images=a.weapons
+        ).val
+    print(dumps({a.on: cam_sweep(model, chosen_on), "valid": cam_sweep(model, test)}))
     return 0
 
 

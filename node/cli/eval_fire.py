@@ -36,6 +36,10 @@ def register(esub: Any) -> None:
         "--cam-threshold", type=float, default=None,
         help="CAM box threshold (default: the node's, from the fire config).",
     )
+    p.add_argument(
+        "--cam-region", choices=["peak", "largest", "union"], default=None,
+        help="CAM box region rule (default: the node's; fire@2's rule was peak 0.6).",
+    )
     p.add_argument("--latency", action="store_true", help="Also time FP32 vs INT8 (same run).")
     p.add_argument("--json", action="store_true", help="Print the full report as JSON.")
     p.set_defaults(func=_run)
@@ -64,6 +68,7 @@ def _run(args: argparse.Namespace) -> int:
         negative_dirs=args.negatives,
         videos=args.videos,
         cam_threshold=args.cam_threshold,
+        cam_region=args.cam_region,
         heldout_drones=args.heldout_drones,
         heldout_weapons=args.heldout_weapons,
     )

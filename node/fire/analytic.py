@@ -252,8 +252,11 @@ def register_swap_check(handle: Any, manifest: FireManifest) -> None:
     slot = handle.slot  # not the handle: the check must not keep its (weak) key alive
 
     def swap_check(candidate: Any) -> None:
-        if candidate.sha256 is None:
-            raise ValueError(f"{slot}: a swapped-in fire model needs a sha256 the manifest lists")
+        if candidate.sha256 is None or not manifest.sha256:
+            raise ValueError(
+                f"{slot}: a swapped-in fire model needs a sha256 that the fire manifest lists "
+                f"(manifest lists {len(manifest.sha256)})"
+            )
         try:
             check_registry_model(manifest, candidate, slot)
         except ModelFileError as err:

@@ -121,3 +121,13 @@ def test_refit_drones_also_fits_val_drone_sessions(shared_data: SharedData) -> N
     assert {s.source for s in both.val} == {"weapons"}
     held = paths(both.heldout_negatives) | paths(both.heldout_weapons)
     assert held and not held & paths(both.fit + both.val)
+
+
+@pytest.mark.shared_data
+def test_refit_refuses_what_would_leave_val_useless(shared_data: SharedData) -> None:
+    fire = shared_data.path("datasets/fire_smoke")
+    drones = shared_data.path("datasets/drones/images")
+    with pytest.raises(ValueError, match="--refit --refit-drones"):
+        make_split(fire, drones, seed=0, refit_drones=True)
+    with pytest.raises(ValueError, match="--weapons"):  # no weapons: val would be empty
+        make_split(fire, drones, seed=0, disjoint_from_test=False, refit=True, refit_drones=True)

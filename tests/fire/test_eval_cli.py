@@ -1,0 +1,33 @@
+"""`citywatch eval fire`: the CAM rule defaults to the node's and can be set, region included, so
+fire@2's figures (peak region, 0.6) stay reproducible next to fire@3's (union, 0.7)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from models.fire.evaluate import evaluate
+from node.cli.main import main
+from node.fire.model import DEFAULT_MANIFEST
+from schemas.config.fire import FireConfig
+from tests.conftest import SharedData
+
+
+@pytest.mark.shared_data
+@pytest.mark.parametrize("rule", [None, ("peak", 0.8)])
+def test_eval_fire_cam_rule(
+    shared_data: SharedData, capsys: pytest.CaptureFixture[str], rule: tuple[str, float] | None
+) -> None:
+    data = shared_data.path("datasets/fire_smoke")
+    args = ["eval", "fire", "--data", str(data), "--json"]
+    region, threshold = rule or (FireConfig().cam_region, FireConfig().cam_threshold)
+    if rule:
+        args += ["--cam-region", region, "--cam-threshold", str(threshold)]
+    assert main(args) == 0
+    got = json.loads(capsys.readouterr().out)["labelled"]["cam_fire_iou"]
+    want = evaluate(
+        DEFAULT_MANIFEST, "fp32", data=data, cam_threshold=threshold,
+        cam_region=region,  # type: ignore[arg-type]
+    )["labelled"]["cam_fire_iou"]  # fmt: skip
+    assert got == want
