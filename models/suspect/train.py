@@ -33,6 +33,7 @@ looked at here.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import math
 import random
@@ -309,14 +310,35 @@ def simota(
     return fg, gt_idx, ious[gt_idx, fg_local.nonzero().squeeze(1)]
 
 
+def decode_raw(raw: torch.Tensor, grid: torch.Tensor, stride: torch.Tensor) -> torch.Tensor:
+    """Raw YOLOX box rows (..., A, 4) -> pixel xyxy: xy = (raw + grid) * stride,
+    wh = exp(raw) * stride (raw wh clamped at 10 against overflow)."""
+    xy = (raw[..., :2] + grid) * stride[:, None]
+    wh = torch.exp(raw[..., 2:4].clamp(max=10)) * stride[:, None]
+    return torch.cat((xy - wh / 2, xy + wh / 2), -1)
+
+
+def l1_targets(boxes: torch.Tensor, grid: torch.Tensor, stride: torch.Tensor) -> torch.Tensor:
+    """Pixel xyxy boxes (N, 4) of the anchors at ``grid`` (N, 2) / ``stride`` (N,) -> the raw
+    regression YOLOX's L1 loss aims at (``get_l1_target``): tx = cx / stride - grid_x, ty
+    likewise, tw = log(w / stride + 1e-8), th likewise; :func:`decode_raw` inverts it."""
+    s = stride[:, None]
+    cxcy = (boxes[:, :2] + boxes[:, 2:]) / 2
+    wh = boxes[:, 2:] - boxes[:, :2]
+    return torch.cat((cxcy / s - grid, torch.log(wh / s + 1e-8)), 1)
+
+
 def loss_fn(
-    out: torch.Tensor, targets: list[torch.Tensor], grid: torch.Tensor, stride: torch.Tensor
-) -> tuple[torch.Tensor, dict[str, float]]:
+    out: torch.Tensor, targets: list[torch.Tensor], grid: torch.Tensor, stride: torch.Tensor,
+    l1: float = 0.0,
+) -> tuple[torch.Tensor, dict[str, float]]:  # fmt: skip
+    """YOLOX's loss: (5 IoU + obj + cls [+ ``l1`` * L1]) / number of SimOTA positives. With
+    ``l1`` > 0, the L1 term is sum_k |raw_k - t_k| over the 4 raw box outputs of each positive
+    against :func:`l1_targets` of its matched box (YOLOX's ``l1_loss``), averaged over the
+    positives like the other terms; ``l1`` = 0 builds exactly the loss without it."""
     nc = out.shape[2] - 5
-    xy = (out[..., :2] + grid) * stride[:, None]
-    wh = torch.exp(out[..., 2:4].clamp(max=10)) * stride[:, None]
-    boxes = torch.cat((xy - wh / 2, xy + wh / 2), -1)
-    l_iou = l_obj = l_cls = out.new_zeros(())
+    boxes = decode_raw(out[..., :4], grid, stride)
+    l_iou = l_obj = l_cls = l_l1 = out.new_zeros(())
     n_fg = 0
     for b, gt in enumerate(targets):
         obj_t = torch.zeros(out.shape[1])
@@ -332,14 +354,50 @@ def loss_fn(
                 l_cls = l_cls + F.binary_cross_entropy_with_logits(
                     out[b, fg, 5:], cls_t, reduction="sum"
                 )
+                if l1 > 0:
+                    t = l1_targets(matched[:, 1:], grid[fg], stride[fg])
+                    l_l1 = l_l1 + (out[b, fg, :4] - t).abs().sum()
                 obj_t[fg] = 1.0
                 n_fg += int(fg.sum())
         l_obj = l_obj + F.binary_cross_entropy_with_logits(out[b, :, 4], obj_t, reduction="sum")
     n = max(n_fg, 1)
-    total = (5.0 * l_iou + l_obj + l_cls) / n
-    parts = {k: round(float(v.detach()) / n, 3) for k, v in (("iou", l_iou), ("obj", l_obj),
-                                                             ("cls", l_cls))}  # fmt: skip
+    terms = [("iou", l_iou), ("obj", l_obj), ("cls", l_cls)]
+    if l1 > 0:
+        total = (5.0 * l_iou + l_obj + l_cls + l1 * l_l1) / n
+        terms.append(("l1", l_l1))
+    else:
+        total = (5.0 * l_iou + l_obj + l_cls) / n
+    parts = {k: round(float(v.detach()) / n, 3) for k, v in terms}
     return total, parts
+
+
+class ModelEMA:
+    """YOLOX's ``ModelEMA``: a copy of the model whose trainable parameters follow
+    ``ema = d * ema + (1 - d) * w`` after every optimiser step, ``d = decay * (1 -
+    exp(-updates / ramp))`` (small at first, so the early average is not stuck at the start
+    weights). Everything else in the state dict (frozen parameters, buffers) is copied exactly,
+    so the frozen COCO layers stay bit-identical."""
+
+    def __init__(self, model: torch.nn.Module, decay: float, ramp: float) -> None:
+        self.model = copy.deepcopy(model).eval()
+        for p in self.model.parameters():
+            p.requires_grad_(False)
+        self.decay, self.ramp, self.updates = decay, ramp, 0
+
+    def d(self) -> float:
+        return self.decay * (1 - math.exp(-self.updates / self.ramp))
+
+    @torch.no_grad()
+    def update(self, model: torch.nn.Module) -> None:
+        self.updates += 1
+        d = self.d()
+        trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+        src = model.state_dict()
+        for k, v in self.model.state_dict().items():
+            if k in trainable:
+                v.mul_(d).add_(src[k].detach(), alpha=1 - d)
+            else:
+                v.copy_(src[k])
 
 
 # --- validation and the loop ---------------------------------------------------------------------
@@ -449,6 +507,8 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
 
     grid, stride = grid_of(args.size, YoloxNano.strides)
     net.train()
+    ema_ramp = max(1.0, args.iters / 20)
+    ema = ModelEMA(net, args.ema, ema_ramp) if args.ema else None
     history: list[dict[str, Any]] = []
     best = -1.0
     order: list[int] = []
@@ -465,24 +525,35 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         ]
         for g in opt.param_groups:
             g["lr"] = lr_at(it)
-        loss, parts = loss_fn(forward_features(net, feats, args.unfreeze), targets, grid, stride)
+        loss, parts = loss_fn(forward_features(net, feats, args.unfreeze), targets, grid, stride,
+                              args.l1)  # fmt: skip
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 10.0)
         opt.step()
+        if ema is not None:
+            ema.update(net)
         if it % 50 == 0:
             print(f"it {it} loss {float(loss):.3f} {parts} {time.time() - t_train:.0f}s",
                   flush=True)  # fmt: skip
         if (it + 1) % args.val_every == 0 or it + 1 == args.iters:
-            m = validate(net, val_c, val_f, args.size, args.unfreeze)
+            # with --ema the EMA weights are validated and kept; the raw weights are validated
+            # too and logged (their trajectory is the run without --ema: EMA only reads them)
+            kept = ema.model if ema is not None else net
+            m = validate(kept, val_c, val_f, args.size, args.unfreeze)
             score = _val_score(m)
             history.append({"iter": it + 1, "val_map50_suspect": round(score, 4),
                             "val": {k: v["ap50"] for k, v in m.items()},
                             "elapsed_s": round(time.time() - t_train)})  # fmt: skip
+            if ema is not None:
+                m_raw = validate(net, val_c, val_f, args.size, args.unfreeze)
+                history[-1]["val_map50_suspect_raw"] = round(_val_score(m_raw), 4)
+                history[-1]["val_raw"] = {k: v["ap50"] for k, v in m_raw.items()}
+                history[-1]["ema_d"] = round(ema.d(), 6)
             print(history[-1], flush=True)
             if score > best:
                 best = score
-                torch.save(net.state_dict(), out / "best.pt")
+                torch.save(kept.state_dict(), out / "best.pt")
     report = {
         "classes": list(HEAD_CLASSES),
         "iters": args.iters,
@@ -495,6 +566,9 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         "generated": str(args.generated) if args.generated else None,
         "scale_jitter": bool(args.scale_jitter),
         "rot90": bool(getattr(args, "rot90", False)),
+        "ema": args.ema or None,
+        "ema_ramp": ema_ramp if args.ema else None,
+        "l1": args.l1,
         "train_images": len(train_set),
         "val_images": len(val_c),
         "train_seconds": round(time.time() - t_train),
@@ -530,6 +604,12 @@ def main(argv: list[str] | None = None) -> int:
                    help="neck: v2 (darknet + neck_top frozen); dark5 / dark4: those darknet "
                         "stages and the whole neck learn too (v3).")  # fmt: skip
     p.add_argument("--init", type=Path, help="Start from this checkpoint (e.g. v2's best.pt).")
+    p.add_argument("--ema", type=float, default=0.0, metavar="DECAY",
+                   help="Keep an EMA of the trained weights (YOLOX ModelEMA, ramp = iters / 20); "
+                        "validation and best.pt use it. 0 (default): off.")  # fmt: skip
+    p.add_argument("--l1", type=float, default=0.0, metavar="W",
+                   help="Add YOLOX's L1 loss on the raw box outputs of the SimOTA positives, "
+                        "weight W (0, default: off).")  # fmt: skip
     p.add_argument("--prepare-only", action="store_true", help="Build the caches and stop.")
     args = p.parse_args(argv)
     report = train(args)
