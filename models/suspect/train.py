@@ -3,7 +3,7 @@
     nice -n 10 .venv-train/bin/python -m models.suspect.train --shared ../shared \\
         --out runs/suspect/real416 --cache runs/suspect/c416 --size 416 --iters N \
         [--generated runs/suspect/mixsrc/mix] [--scale-jitter] [--rot90]
-        [--unfreeze dark4 --init CKPT]
+        [--unfreeze dark4 --init CKPT] [--ema DECAY] [--l1 W]
 
 Data (splits by source clip/session, seed 0, written to ``<out>/splits.json``):
 
@@ -26,8 +26,10 @@ classes is kept. v3 (``--unfreeze dark4 --init <v2 best.pt>``): only stem .. dar
 from v2's trained neck and head; the exported merged model then shares only stem .. dark3
 (``export.py --shared-part dark3``). Augmentation: mirroring, and with ``--scale-jitter`` one
 scale-jittered copy of every training image (cached like the rest), and with ``--rot90`` one
-copy turned by a quarter turn (cached too). Test splits are never
-looked at here.
+copy turned by a quarter turn (cached too). Round 6: ``--ema DECAY`` keeps YOLOX's EMA of
+the trained weights (:class:`ModelEMA`, ramp iters/20), which validation and ``best.pt`` then
+use; ``--l1 W`` adds YOLOX's L1 loss on the raw box outputs of the SimOTA positives
+(:func:`l1_targets`); both off by default. Test splits are never looked at here.
 """
 
 from __future__ import annotations
