@@ -37,7 +37,7 @@ from models.fire.data import (
     near_duplicate_pairs,
     split_weapon_groups,
 )
-from node.fire.cam import CAM_REGIONS, CamRegion, cam_box, class_activation_map
+from node.fire.cam import CAM_REGIONS, CamRegion, cam_box
 from node.fire.model import FireManifest, FireModel, OrtFireBackend
 from node.fire.smoothing import KOfNAlarm, SmoothingParams
 from schemas.config.fire import FireConfig
@@ -55,13 +55,15 @@ class Scored:
     cam_iou_fire: float | None = None
 
 
-def load_model(manifest_path: Path, precision: str, threads: int = 1) -> FireModel:
+def load_model(
+    manifest_path: Path, precision: str, threads: int = 1, classifier_cam: bool = False
+) -> FireModel:
     manifest = FireManifest.load(manifest_path)
     file_name = manifest.files[precision]
     backend = OrtFireBackend(
         manifest_path.parent / file_name, threads, manifest.sha256.get(file_name)
     )
-    return FireModel(manifest, backend)
+    return FireModel(manifest, backend, classifier_cam)
 
 
 def _read(path: Path) -> npt.NDArray[np.uint8]:
@@ -84,9 +86,7 @@ def score_samples(
         pred = model.predict(img)
         iou = None
         if s.fire_boxes:
-            cam = class_activation_map(
-                pred.features, model.head_weight[fire_k], float(model.head_bias[fire_k])
-            )
+            cam = model.localisation_map(pred.features, fire_k)
             h, w = img.shape[:2]
             box = cam_box(cam, w, h, cam_threshold, cam_region)
             norm = (box[0] / w, box[1] / h, box[2] / w, box[3] / h)
@@ -268,10 +268,13 @@ def evaluate(
     heldout_weapons: Path | None = None,
     seed: int = 0,
     cam_region: CamRegion | None = None,
+    classifier_cam: bool = False,
 ) -> dict[str, Any]:
     """Everything in the module docstring; ``heldout_drones`` is the drone image folder of which
-    only the capture sessions kept out of training (``models.fire.data.drone_sessions``) count."""
-    model = load_model(manifest_path, precision)
+    only the capture sessions kept out of training (``models.fire.data.drone_sessions``) count.
+    ``classifier_cam``: boxes from the classifier's CAM even if the manifest has a localisation
+    head."""
+    model = load_model(manifest_path, precision, classifier_cam=classifier_cam)
     th = thresholds or dict(model.manifest.thresholds)
     result: dict[str, Any] = {"model": model.manifest.files[precision], "thresholds": th}
     if data is not None:
@@ -372,9 +375,7 @@ def cam_sweep(
             continue
         img = _read(s.path)
         pred = model.predict(img)
-        cam = class_activation_map(
-            pred.features, model.head_weight[fire_k], float(model.head_bias[fire_k])
-        )
+        cam = model.localisation_map(pred.features, fire_k)
         cams.append((cam, img.shape[1], img.shape[0], s))
     rows = []
     for region in regions:
@@ -416,6 +417,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--precision", choices=("fp32", "int8"), default="fp32")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
+        "--classifier-cam",
+        action="store_true",
+        help="sweep the classifier's CAM even if the manifest has a localisation head",
+    )
+    p.add_argument(
         "--on",
         choices=("val", "train"),
         default="val",
@@ -424,7 +430,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     a = p.parse_args(argv)
     from node.fire.model import DEFAULT_MANIFEST
 
-    model = load_model(a.manifest or DEFAULT_MANIFEST, a.precision)
+    model = load_model(a.manifest or DEFAULT_MANIFEST, a.precision, classifier_cam=a.classifier_cam)
     test = load_yolo_split(a.data / "valid", "fire_smoke/valid")
     if a.on == "train":  # fire@3: no fire positives left in val; the rule is chosen on train/
         chosen_on = load_yolo_split(a.data / "train", "fire_smoke/train")

@@ -40,6 +40,11 @@ def register(esub: Any) -> None:
         "--cam-region", choices=["peak", "largest", "union"], default=None,
         help="CAM box region rule (default: the node's; fire@2's rule was peak 0.6).",
     )
+    p.add_argument(
+        "--classifier-cam", action="store_true",
+        help="Boxes from the classifier's CAM even when the manifest has a localisation head "
+        "(fire@3's figures).",
+    )
     p.add_argument("--latency", action="store_true", help="Also time FP32 vs INT8 (same run).")
     p.add_argument("--json", action="store_true", help="Print the full report as JSON.")
     p.set_defaults(func=_run)
@@ -71,6 +76,7 @@ def _run(args: argparse.Namespace) -> int:
         cam_region=args.cam_region,
         heldout_drones=args.heldout_drones,
         heldout_weapons=args.heldout_weapons,
+        classifier_cam=args.classifier_cam,
     )
     if args.latency:
         m = FireManifest.load(manifest_path)

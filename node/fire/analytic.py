@@ -18,7 +18,7 @@ import numpy.typing as npt
 
 from node.analytics.base import AnalysisResult, Analytic, Observation
 from node.analytics.registry import BuildContext
-from node.fire.cam import cam_box, class_activation_map, heatmap_overlay
+from node.fire.cam import cam_box, heatmap_overlay
 from node.fire.model import (
     DEFAULT_MANIFEST,
     FireManifest,
@@ -45,6 +45,7 @@ class ClassDecision:
     alarm: bool
     box: npt.NDArray[np.float32] | None
     cam: npt.NDArray[np.float32]
+    localisation: str = "cam"  # "cam" or "localisation_head" (FireModel.localisation_source)
 
 
 def thresholds_for(config: FireConfig, manifest: FireManifest) -> dict[str, float]:
@@ -111,7 +112,7 @@ class FireAnalytic:
     ) -> ClassDecision:
         score = float(scores[k])
         alarm = self._alarms[label].update(score)
-        cam = class_activation_map(features, model.head_weight[k], float(model.head_bias[k]))
+        cam = model.localisation_map(features, k)
         off = self._alarms[label].params.off_threshold
         # the box is only worth computing when the class is plausibly present
         box = None
@@ -119,7 +120,9 @@ class FireAnalytic:
             box = cam_box(
                 cam, frame.width, frame.height, self._cfg.cam_threshold, self._cfg.cam_region
             )
-        return ClassDecision(label, score, self._thresholds[label], alarm, box, cam)
+        return ClassDecision(
+            label, score, self._thresholds[label], alarm, box, cam, model.localisation_source
+        )
 
     def _observation(self, d: ClassDecision) -> Observation:
         return Observation(
@@ -132,7 +135,7 @@ class FireAnalytic:
             attributes={
                 "threshold": d.threshold,
                 "k_of_n": f"{self._alarms[d.label].hits}/{self._cfg.n}",
-                "localisation": "cam",
+                "localisation": d.localisation,
             },
         )
 

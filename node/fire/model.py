@@ -2,7 +2,10 @@
 
 The manifest carries what the ONNX graph cannot say by itself: labels, input size and
 normalisation, the operating thresholds chosen at training time, and the classifier head
-(weights and bias) that turns the exported feature map into a CAM.
+(weights and bias) that turns the exported feature map into a CAM. A manifest may also carry a
+``localisation_head``: a second linear map over the same feature map, fitted to the labelled boxes
+alone, so the box and heatmap can improve without moving any score. When present the node draws
+its box and heatmap from it; otherwise from the classifier's CAM.
 
 ``FireBackend`` is the seam: the node's shared inference layer (``node.inference``) can replace
 ``OrtFireBackend`` without touching the analytic; tests inject fakes.
@@ -19,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from node.fire.cam import FloatMap, class_activation_map
 from node.fire.preprocess import preprocess
 
 MODELS_DIR = Path(__file__).resolve().parents[2] / "models" / "fire"
@@ -58,6 +62,12 @@ class FireManifest(BaseModel):
     feature_stride: int = Field(gt=0, description="Input pixels per feature-map cell.")
     thresholds: dict[str, float] = Field(description="Operating threshold per label.")
     head: HeadWeights
+    localisation_head: HeadWeights | None = Field(
+        default=None,
+        description="Optional (classes, channels) linear map over the same feature map, fitted to "
+        "the labelled boxes only; when present it replaces the classifier head for the box and "
+        "heatmap (never for the scores).",
+    )
     files: dict[str, str] = Field(description="Precision -> ONNX file name next to the manifest.")
     sha256: dict[str, str] = Field(default_factory=dict, description="File name -> sha256.")
     license: str = ""
@@ -67,6 +77,14 @@ class FireManifest(BaseModel):
     def _consistent(self) -> FireManifest:
         if len(self.head.bias) != len(self.labels):
             raise ValueError(f"head has {len(self.head.bias)} classes, labels {self.labels}")
+        loc = self.localisation_head
+        if loc is not None and (
+            len(loc.bias) != len(self.labels) or len(loc.weight[0]) != len(self.head.weight[0])
+        ):
+            raise ValueError(
+                f"localisation_head must match the head's shape ({len(self.labels)} classes x "
+                f"{len(self.head.weight[0])} channels), got {len(loc.bias)} x {len(loc.weight[0])}"
+            )
         missing = set(self.labels) - set(self.thresholds)
         if missing:
             raise ValueError(f"no threshold for labels {sorted(missing)}")
@@ -77,10 +95,15 @@ class FireManifest(BaseModel):
         return cls.model_validate_json(path.read_text())
 
     def head_arrays(self) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
-        return (
-            np.asarray(self.head.weight, dtype=np.float32),
-            np.asarray(self.head.bias, dtype=np.float32),
-        )
+        return _arrays(self.head)
+
+    def localisation_arrays(self) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+        """The map the box and heatmap come from: the localisation head, else the classifier's."""
+        return _arrays(self.localisation_head or self.head)
+
+
+def _arrays(head: HeadWeights) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+    return np.asarray(head.weight, dtype=np.float32), np.asarray(head.bias, dtype=np.float32)
 
 
 @dataclass(frozen=True)
@@ -141,10 +164,24 @@ class OrtFireBackend:
 class FireModel:
     """Manifest + backend: one BGR frame in, scores and feature map out."""
 
-    def __init__(self, manifest: FireManifest, backend: FireBackend) -> None:
+    def __init__(
+        self, manifest: FireManifest, backend: FireBackend, classifier_cam: bool = False
+    ) -> None:
+        """``classifier_cam``: draw boxes from the classifier's CAM even when the manifest has a
+        localisation head (to reproduce figures of manifests without one)."""
         self.manifest = manifest
         self.backend = backend
         self.head_weight, self.head_bias = manifest.head_arrays()
+        use_head = classifier_cam or manifest.localisation_head is None
+        self.cam_weight, self.cam_bias = (
+            (self.head_weight, self.head_bias) if use_head else manifest.localisation_arrays()
+        )
+        # what event consumers are told the box came from
+        self.localisation_source = "cam" if use_head else "localisation_head"
+
+    def localisation_map(self, features: npt.NDArray[np.float32], k: int) -> FloatMap:
+        """The map class ``k``'s box and heatmap come from (logit units, feature grid)."""
+        return class_activation_map(features, self.cam_weight[k], float(self.cam_bias[k]))
 
     @classmethod
     def load(
