@@ -39,9 +39,9 @@ from node.fire.cam import CAM_REGIONS, CamRegion, cam_box, class_activation_map
 from node.fire.model import FireManifest, FireModel
 
 LAMBDAS = (0.001, 0.01, 0.1, 1.0)
-STEPS = 400  # full-batch Adam steps; the fit is tiny (2 x 96 weights)
+STEPS = 400  # full-batch Adam steps; the fit is tiny (2 x 256 weights)
 LR = 0.01
-NODE_RULE: tuple[CamRegion, float] = ("union", 0.7)  # fire@3's node default
+NODE_RULE: tuple[CamRegion, float] = ("union", 0.7)  # the classifier CAM's rule before round 8
 
 
 @dataclass(frozen=True)

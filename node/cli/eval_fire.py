@@ -43,7 +43,7 @@ def register(esub: Any) -> None:
     p.add_argument(
         "--classifier-cam", action="store_true",
         help="Boxes from the classifier's CAM even when the manifest has a localisation head "
-        "(fire@3's figures).",
+        "(fire@3's figures before round 8: add --cam-region union --cam-threshold 0.7).",
     )
     p.add_argument("--latency", action="store_true", help="Also time FP32 vs INT8 (same run).")
     p.add_argument("--json", action="store_true", help="Print the full report as JSON.")
@@ -102,6 +102,8 @@ def _print_human(r: dict[str, Any]) -> None:
         print(f"  true -> predicted: {lab['confusion_true_vs_predicted']}")
         if "cam_fire_iou" in lab:
             print(f"  CAM fire box: {lab['cam_fire_iou']}")
+        if "cam_smoke_iou" in lab:
+            print(f"  CAM smoke box: {lab['cam_smoke_iou']}")
     for folder, fa in r.get("negatives", {}).items():
         print(f"no-fire folder {folder}: {fa['frames']} images, "
               f"false alarms {fa['false_alarm_rate']}")

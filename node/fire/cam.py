@@ -107,6 +107,8 @@ def cam_box(
     grid = normalize_cam(upsample(normalize_cam(cam), gw, gh))
     peak = np.unravel_index(int(np.argmax(grid)), grid.shape)
     mask = grid >= threshold
+    if not mask.any():  # a flat map points nowhere: box the whole frame rather than fail
+        return np.array([0.0, 0.0, frame_width, frame_height], dtype=np.float32)
     if region == "peak":
         x1, y1, x2, y2 = peak_region_box(mask, (int(peak[0]), int(peak[1])))
     elif region == "largest":

@@ -50,3 +50,6 @@ def test_eval_fire_classifier_cam_flag_changes_the_boxes_not_the_scores(
     cam = evaluate(DEFAULT_MANIFEST, "fp32", data=data, classifier_cam=True)["labelled"]
     assert head["per_class"] == cam["per_class"]
     assert head["cam_fire_iou"] != cam["cam_fire_iou"]  # the shipped manifest has its own head
+    # smoke boxes are scored too, on every image with smoke boxes (30 in valid/)
+    assert head["cam_smoke_iou"]["images"] == cam["cam_smoke_iou"]["images"] == 30
+    assert head["cam_smoke_iou"] != cam["cam_smoke_iou"]

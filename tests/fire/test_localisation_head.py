@@ -98,7 +98,7 @@ def test_localise_fit_moves_the_map_onto_the_boxes_and_folds_keep_clips_whole() 
     cover = np.zeros((2, 12, 12), np.float32)
     cover[:, 9:12, 9:12] = 1.0  # the labelled fire is bottom-right
     box = ((0.75, 0.75, 1.0, 1.0),)
-    items = [Item(feats, cover, 192, 192, f"clip{i % 3}", False, box) for i in range(6)]
+    items = [Item(feats, cover, 192, 192, f"clip{i // 2}", False, box) for i in range(6)]
     init = manifest(None).head_arrays()  # the classifier looks top-left
     before = hit_rates(items, init[0], init[1], 0)[("union", 0.7)]
     w, b = fit(items, init, lam=0.001)
@@ -106,9 +106,54 @@ def test_localise_fit_moves_the_map_onto_the_boxes_and_folds_keep_clips_whole() 
     assert not any(before) and all(after)
     assert np.array_equal(fit(items, init, lam=0.001)[0], w)  # deterministic
     folds = folds_of(items, 3, seed=0)
-    assert all(folds[i] == folds[i + 3] for i in range(3))  # one clip, one fold
+    assert all(folds[i] == folds[i + 1] for i in (0, 2, 4))  # a clip's images share a fold
+    assert sorted(set(folds)) == [0, 1, 2]  # three clips over three folds: one each
     text = manifest_text(manifest(None).model_dump_json(), w, b)
     shipped = FireManifest.model_validate_json(text)
     assert shipped.localisation_head is not None and shipped.head == manifest(None).head
     keys = list(json.loads(text))
     assert keys[keys.index("head") + 1] == "localisation_head"  # the diff is one key
+
+
+def test_cross_validation_never_fits_on_the_fold_it_scores(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pytest.importorskip("torch")
+    from models.fire import localise
+
+    feats = np.random.default_rng(0).random((CHANNELS, 12, 12), dtype=np.float32)
+    cover = np.zeros((2, 12, 12), np.float32)
+    cover[:, 0, 0] = 1.0
+    box = ((0.0, 0.0, 0.1, 0.1),)
+    items = [localise.Item(feats, cover, 192, 192, f"clip{i}", False, box) for i in range(4)]
+    init = manifest(None).head_arrays()
+    real_fit, real_hits = localise.fit, localise.hit_rates
+    fitted: list[set[str]] = []
+    scored: list[tuple[set[str], set[str]]] = []  # (groups fitted, groups scored) per fitted head
+
+    def spy_fit(fit_items, start, lam):  # type: ignore[no-untyped-def]
+        fitted.append({i.group for i in fit_items})
+        return real_fit(fit_items, start, lam)
+
+    def spy_hits(held, w, b, k):  # type: ignore[no-untyped-def]
+        if w is not init[0]:  # a fitted head, not the classifier baseline
+            scored.append((fitted[-1], {i.group for i in held}))
+        return real_hits(held, w, b, k)
+
+    monkeypatch.setattr(localise, "fit", spy_fit)
+    monkeypatch.setattr(localise, "hit_rates", spy_hits)
+    monkeypatch.setattr(localise, "LAMBDAS", (0.01,))
+    report = localise.cross_validate(items, init, 0, 2, seed=0)
+    assert len(fitted) == len(scored) == 2
+    assert all(fit_groups and held and not fit_groups & held for fit_groups, held in scored)
+    assert set().union(*(held for _, held in scored)) == {f"clip{i}" for i in range(4)}
+    assert report["fire_images"] == 4 and report["folds"] == 2
+
+
+@pytest.mark.parametrize("region", ["peak", "largest", "union"])
+def test_a_flat_map_boxes_the_whole_frame_instead_of_failing(region: str) -> None:
+    from node.fire.cam import cam_box
+
+    flat = np.full((12, 12), 3.0, np.float32)
+    box = cam_box(flat, 320, 240, 0.7, region)  # type: ignore[arg-type]
+    assert box.tolist() == [0.0, 0.0, 320.0, 240.0]
