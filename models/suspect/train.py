@@ -3,7 +3,8 @@
     nice -n 10 .venv-train/bin/python -m models.suspect.train --shared ../shared \\
         --out runs/suspect/real416 --cache runs/suspect/c416 --size 416 --iters N \
         [--generated runs/suspect/mixsrc/mix] [--scale-jitter] [--rot90]
-        [--unfreeze dark4 --init CKPT] [--ema DECAY] [--l1 W]
+        [--unfreeze dark4 --init CKPT] [--ema DECAY] [--l1 W [--l1-from F]]
+        [--jitter-copies N]
 
 Data (splits by source clip/session, seed 0, written to ``<out>/splits.json``):
 
@@ -29,7 +30,11 @@ scale-jittered copy of every training image (cached like the rest), and with ``-
 copy turned by a quarter turn (cached too). Round 6: ``--ema DECAY`` keeps YOLOX's EMA of
 the trained weights (:class:`ModelEMA`, ramp iters/20), which validation and ``best.pt`` then
 use; ``--l1 W`` adds YOLOX's L1 loss on the raw box outputs of the SimOTA positives
-(:func:`l1_targets`); both off by default. Test splits are never looked at here.
+(:func:`l1_targets`); both off by default. Round 7: ``--l1-from F`` turns the L1 term on only
+for iterations >= F * iters (YOLOX's schedule: L1 for the last epochs; :func:`l1_weight_at`),
+and ``--jitter-copies N`` caches N scale-jittered copies of every training image, copy ``j``
+drawn with seed ``j`` in folder ``jitter`` (j = 0, v2/v4's copy) or ``jitter<j>``
+(:func:`jitter_copies`). Test splits are never looked at here.
 """
 
 from __future__ import annotations
@@ -373,6 +378,12 @@ def loss_fn(
     return total, parts
 
 
+def l1_weight_at(it: int, iters: int, weight: float, start: float = 0.0) -> float:
+    """The L1 weight at iteration ``it`` (0-based) of ``iters``: ``weight`` once
+    ``it >= start * iters``, 0 before (``start`` = 0: from the first iteration)."""
+    return float(weight) if it >= start * iters else 0.0
+
+
 class ModelEMA:
     """YOLOX's ``ModelEMA``: a copy of the model whose trainable parameters follow
     ``ema = d * ema + (1 - d) * w`` after every optimiser step, ``d = decay * (1 -
@@ -452,6 +463,14 @@ def _val_score(m: dict[str, dict[str, Any]]) -> float:
     return float(np.mean(aps)) if aps else 0.0
 
 
+def jitter_copies(n: int) -> list[tuple[str, int]]:
+    """(cache folder, seed) of the ``n`` scale-jittered copies: copy 0 is v2/v4's (``jitter``,
+    seed 0, so its cache is reused unchanged), copy ``j`` >= 1 ``jitter<j>`` with seed ``j``."""
+    if n < 1:
+        raise ValueError(f"jitter copies must be >= 1, got {n}")
+    return [("jitter" if j == 0 else f"jitter{j}", j) for j in range(n)]
+
+
 def prepare(
     args: argparse.Namespace, net: YoloxNano
 ) -> tuple[list[tuple[Cached, Features, int]], list[Cached], Features, dict[str, Any]]:
@@ -463,14 +482,17 @@ def prepare(
     }
     if args.generated:
         sources["generated"] = read_generated(args.generated).items
-    if args.scale_jitter:  # one scale-jittered copy of every training image, seed 0
-        sources["jitter"] = sources["train"]
+    jitter_seed: dict[str, int] = {}
+    if args.scale_jitter:  # N scale-jittered copies of every training image (default 1, seed 0)
+        for name, seed in jitter_copies(getattr(args, "jitter_copies", 1)):
+            sources[name] = sources["train"]
+            jitter_seed[name] = seed
     if getattr(args, "rot90", False):  # one quarter-turned copy of every training image, seed 0
         sources["rot90"] = sources["train"]
     cached: dict[str, tuple[list[Cached], Features]] = {}
     for name, items in sources.items():
         folder = args.cache / (name if name != "generated" else f"gen_{args.generated.name}")
-        c = build_cache(items, args.size, folder, 0 if name == "jitter" else None,
+        c = build_cache(items, args.size, folder, jitter_seed.get(name),
                         0 if name == "rot90" else None)  # fmt: skip
         cached[name] = (c, feature_cache(net, c, args.size, folder))
         print(f"cache {name}: {len(c)} images", flush=True)
@@ -527,8 +549,9 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         ]
         for g in opt.param_groups:
             g["lr"] = lr_at(it)
+        l1_w = l1_weight_at(it, args.iters, args.l1, args.l1_from)
         loss, parts = loss_fn(forward_features(net, feats, args.unfreeze), targets, grid, stride,
-                              args.l1)  # fmt: skip
+                              l1_w)  # fmt: skip
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 10.0)
@@ -571,6 +594,8 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         "ema": args.ema or None,
         "ema_ramp": ema_ramp if args.ema else None,
         "l1": args.l1,
+        "l1_from": args.l1_from,
+        "jitter_copies": args.jitter_copies if args.scale_jitter else 0,
         "train_images": len(train_set),
         "val_images": len(val_c),
         "train_seconds": round(time.time() - t_train),
@@ -612,8 +637,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--l1", type=float, default=0.0, metavar="W",
                    help="Add YOLOX's L1 loss on the raw box outputs of the SimOTA positives, "
                         "weight W (0, default: off).")  # fmt: skip
+    p.add_argument("--l1-from", type=float, default=0.0, metavar="FRACTION",
+                   help="The L1 term is on only for iterations >= FRACTION * iters "
+                        "(0, default: from the start).")  # fmt: skip
+    p.add_argument("--jitter-copies", type=int, default=1, metavar="N",
+                   help="With --scale-jitter: N scale-jittered copies of every training image, "
+                        "copy j with seed j (copy 0 = the default single copy, cache 'jitter'; "
+                        "copy j >= 1 in cache 'jitter<j>').")  # fmt: skip
     p.add_argument("--prepare-only", action="store_true", help="Build the caches and stop.")
     args = p.parse_args(argv)
+    if args.jitter_copies != 1 and not args.scale_jitter:
+        p.error("--jitter-copies needs --scale-jitter")
+    if args.jitter_copies < 1:
+        p.error("--jitter-copies must be >= 1")
+    if not 0.0 <= args.l1_from <= 1.0:
+        p.error("--l1-from is a fraction of the iterations, 0..1")
     report = train(args)
     print(json.dumps({k: v for k, v in report.items() if k != "history"}, indent=1))
     return 0
