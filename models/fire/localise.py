@@ -31,11 +31,10 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
-from models.fire import metrics
 from models.fire.data import Sample, load_yolo_split
-from models.fire.evaluate import CAM_SWEEP_THRESHOLDS, IOU_HIT, load_model
+from models.fire.evaluate import CAM_SWEEP_THRESHOLDS, IOU_HIT, box_iou, load_model
 from models.fire.train import box_coverage
-from node.fire.cam import CAM_REGIONS, CamRegion, cam_box, class_activation_map
+from node.fire.cam import CAM_REGIONS, CamRegion, class_activation_map
 from node.fire.model import FireManifest, FireModel
 
 LAMBDAS = (0.001, 0.01, 0.1, 1.0)
@@ -123,13 +122,8 @@ def hit_rates(
             continue
         cam = class_activation_map(it.features, weight[k], float(bias[k]))
         for (region, t), hits in out.items():
-            box = cam_box(cam, it.width, it.height, t, region)
-            norm = (box[0] / it.width, box[1] / it.height, box[2] / it.width, box[3] / it.height)
-            iou = max(
-                metrics.iou(norm, metrics.enclosing(it.fire_boxes)),
-                max(metrics.iou(norm, fb) for fb in it.fire_boxes),
-            )
-            hits.append(iou >= IOU_HIT)
+            iou = box_iou(cam, it.width, it.height, it.fire_boxes, t, region)
+            hits.append(iou is not None and iou >= IOU_HIT)
     return out
 
 

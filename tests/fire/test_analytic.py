@@ -13,7 +13,7 @@ import pytest
 from node.analytics.registry import BuildContext, resolve_builder
 from node.clock import ManualClock
 from node.fire.analytic import FireAnalytic, FireFactory
-from node.fire.model import FireManifest, FireModel, ModelFileError
+from node.fire.model import FireModel, ModelFileError
 from node.frame import Frame
 from node.lifecycle import EventLifecycle
 from node.registry.defaults import default_registry
@@ -24,6 +24,7 @@ from schemas.config.fire import FireConfig
 from schemas.config.models import ModelsConfig
 from schemas.events import Lifecycle
 from tests.conftest import SharedData
+from tests.fire.manifests import scripted_manifest
 
 FIRE_IMAGE = (
     "datasets/fire_smoke/valid/images/fire1_mp4-23_jpg.rf.ae8ce7517eb013738134e37dd8792de2.jpg"
@@ -48,17 +49,7 @@ class ScriptedBackend:
 
 def scripted_model(scores: list[tuple[float, float]], channels: int = 8) -> FireModel:
     # a head that weighs every channel positively, so the hot cell is the CAM peak
-    manifest = FireManifest(
-        version="test",
-        labels=["fire", "smoke"],
-        input_size=32,
-        mean=(0.485, 0.456, 0.406),
-        std=(0.229, 0.224, 0.225),
-        feature_stride=16,
-        thresholds={"fire": 0.5, "smoke": 0.5},
-        head={"weight": [[1.0] * channels, [1.0] * channels], "bias": [0.0, 0.0]},
-        files={"fp32": "none.onnx"},
-    )
+    manifest = scripted_manifest({"weight": [[1.0] * channels] * 2, "bias": [0.0, 0.0]})
     return FireModel(manifest, ScriptedBackend(scores, channels))
 
 

@@ -14,6 +14,7 @@ from node.fire.analytic import FireAnalytic
 from node.fire.model import FireManifest, FireModel
 from node.frame import Frame
 from schemas.config.fire import FireConfig
+from tests.fire.manifests import scripted_manifest
 
 CHANNELS = 4
 
@@ -32,17 +33,8 @@ class TwoBlobBackend:
 
 def manifest(localisation: dict[str, object] | None) -> FireManifest:
     # the classifier looks at channel 0 (top-left), the localisation head at channel 1
-    return FireManifest(
-        version="test",
-        labels=["fire", "smoke"],
-        input_size=192,
-        mean=(0.485, 0.456, 0.406),
-        std=(0.229, 0.224, 0.225),
-        feature_stride=16,
-        thresholds={"fire": 0.5, "smoke": 0.5},
-        head={"weight": [[1.0, 0.0, 0.0, 0.0]] * 2, "bias": [0.0, 0.0]},
-        localisation_head=localisation,
-        files={"fp32": "none.onnx"},
+    return scripted_manifest(
+        {"weight": [[1.0, 0.0, 0.0, 0.0]] * 2, "bias": [0.0, 0.0]}, 192, localisation
     )
 
 
