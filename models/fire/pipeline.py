@@ -16,7 +16,13 @@ from models.fire.export import (
     write_manifest,
 )
 from models.fire.quantize import CALIBRATION_IMAGES, calibration_samples, quantize
-from models.fire.train import config_from_args, finish_from_checkpoint, split_for, train
+from models.fire.train import (
+    config_from_args,
+    finish_from_checkpoint,
+    split_for,
+    split_seed_of,
+    train,
+)
 
 VERSION = "3"  # fire@3: refit on every train/ image, half the draws scene negatives
 
@@ -52,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
             heldout_drones=cfg.negatives,
             heldout_weapons=cfg.weapons,
             videos=[videos] if videos.is_dir() else [],
-            seed=cfg.seed,
+            seed=split_seed_of(cfg),  # the held-out weapons groups follow the split
         )
     if not args.no_int8:
         files = {"fp32": cfg.out / FP32_NAME, "int8": cfg.out / INT8_NAME}

@@ -97,6 +97,9 @@ class TrainConfig:
     # stopping (fire@2's thresholds); "node" = resized straight from the file, as the node does
     threshold_view: str = "cache"
     seed: int = 0
+    # the split's seed when it must differ from the training seed: members of a seed ensemble
+    # train on one split (the same held-out weapons groups) with different draws and init
+    split_seed: int | None = None
     epochs: int = 12
     patience: int = 3
     batch_size: int = 32
@@ -422,13 +425,17 @@ def _finish(
     return TrainResult(ckpt, thresholds, history, report_path)
 
 
+def split_seed_of(cfg: TrainConfig) -> int:
+    return cfg.seed if cfg.split_seed is None else cfg.split_seed
+
+
 def split_for(cfg: TrainConfig) -> Split:
     """The one split a training config defines (training, thresholds and INT8 calibration
     must all see the same images)."""
     return make_split(
         cfg.data,
         cfg.negatives,
-        seed=cfg.seed,
+        seed=split_seed_of(cfg),
         val_fraction=cfg.val_fraction,
         max_images=cfg.max_images,
         disjoint_from_test=cfg.disjoint_from_test,
@@ -473,6 +480,13 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pretrained", type=Path, default=None, help=f"{DEFAULT_PRETRAINED} path")
     p.add_argument("--epochs", type=int, default=12)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--split-seed",
+        type=int,
+        default=None,
+        help="seed of the fit/val/held-out split (default: --seed); a seed-ensemble member "
+        "keeps the shipped model's split",
+    )
     p.add_argument(
         "--threshold-floor", type=float, default=0.5, help="lowest operating threshold"
     )
@@ -540,6 +554,7 @@ def config_from_args(a: argparse.Namespace) -> TrainConfig:
         negatives=a.negatives,
         weapons=getattr(a, "weapons", None),
         seed=a.seed,
+        split_seed=getattr(a, "split_seed", None),
         epochs=a.epochs,
         patience=getattr(a, "patience", 3),
         threshold_floor=getattr(a, "threshold_floor", 0.5),
