@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import re
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -69,8 +70,11 @@ def calibration_samples(samples: Sequence[Sample], n: int, seed: int) -> list[Sa
 
 # What stays FP32 (``exclude``): ``head`` = the 1x1 neck conv, its ReLU6, the pooling, the linear
 # head and the sigmoid. They are a sliver of the compute, but every score and the CAM feature map
-# come out of them, so their rounding errors land straight on the decision and the box.
-HEAD_PREFIXES = ("/net/neck/", "/net/ReduceMean", "/net/head/", "/Sigmoid")
+# come out of them, so their rounding errors land straight on the decision and the box. In a seed
+# ensemble (``models.fire.ensemble``: ``/members.N/...``) that is every member's, and the mean.
+HEAD_PATTERN = re.compile(
+    r"^/(net|members\.\d+)/(neck/|ReduceMean|head/)|^/Sigmoid(_\d+)?$|^/(Add|Div)(_\d+)?$"
+)
 EXCLUDE_CHOICES = ("none", "head", "head+depthwise")
 
 
@@ -83,7 +87,7 @@ def nodes_to_exclude(model_path: Path, exclude: str) -> list[str]:
     if exclude == "none":
         return []
     graph = onnx.load(str(model_path)).graph
-    out = [n.name for n in graph.node if n.name.startswith(HEAD_PREFIXES)]
+    out = [n.name for n in graph.node if HEAD_PATTERN.match(n.name)]
     if exclude == "head+depthwise":
         out += [
             n.name

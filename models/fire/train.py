@@ -375,6 +375,24 @@ def train(cfg: TrainConfig, split: Split | None = None) -> TrainResult:
     return _finish(cfg, split, val_ds, ckpt, history, best_loss, time.monotonic() - t0)
 
 
+def choose_thresholds(
+    scores: npt.NDArray[np.float64], targets: npt.NDArray[np.float64], cfg: TrainConfig
+) -> dict[str, float]:
+    """Per class, the F1-best threshold among those at which at most ``max_val_false_alarm`` of
+    val's scene-level negatives (no fire, no smoke) score at or above it."""
+    none = ~(targets > 0.5).any(axis=1)
+    return {
+        name: metrics.capped_f1_threshold(
+            targets[:, k] > 0.5,
+            scores[:, k],
+            none,
+            cfg.max_val_false_alarm,
+            floor=cfg.threshold_floor,
+        )
+        for k, name in enumerate(CLASSES)
+    }
+
+
 def _finish(
     cfg: TrainConfig,
     split: Split,
@@ -400,18 +418,7 @@ def _finish(
         scores, targets, _ = predict(net, node_view, cfg.batch_size)
     elif cfg.threshold_view != "cache":
         raise ValueError(f"threshold_view must be 'cache' or 'node', got {cfg.threshold_view!r}")
-    # scene-level negatives of val (no fire, no smoke): false alarms bound each threshold
-    none = ~(targets > 0.5).any(axis=1)
-    thresholds = {
-        name: metrics.capped_f1_threshold(
-            targets[:, k] > 0.5,
-            scores[:, k],
-            none,
-            cfg.max_val_false_alarm,
-            floor=cfg.threshold_floor,
-        )
-        for k, name in enumerate(CLASSES)
-    }
+    thresholds = choose_thresholds(scores, targets, cfg)
     report = {
         "config": {k: str(v) if isinstance(v, Path) else v for k, v in vars(cfg).items()},
         "split": split.report,

@@ -1,0 +1,87 @@
+"""Round 9's seed ensemble (torch side): one ONNX graph whose scores are the mean of the members'
+sigmoid scores and whose feature map is member 0's, exported with torch parity."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+pytestmark = pytest.mark.torch
+
+
+def _random_net(seed: int):  # type: ignore[no-untyped-def]
+    from models.fire.net import FireNet
+
+    torch.manual_seed(seed)
+    net = FireNet().eval()
+    for m in net.modules():  # non-trivial BN statistics, different per member
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.5, 1.5)
+    return net
+
+
+def _images(tmp_path: Path) -> list[Path]:
+    rng = np.random.default_rng(0)
+    out = []
+    for i in range(3):
+        p = tmp_path / f"img{i}.png"
+        cv2.imwrite(str(p), rng.integers(0, 255, (48 + 16 * i, 80, 3), dtype=np.uint8))
+        out.append(p)
+    return out
+
+
+def test_ensemble_scores_are_the_members_mean_and_features_member_zeros(tmp_path: Path) -> None:
+    import onnxruntime as ort
+
+    from models.fire.ensemble import ensemble_parity, export_ensemble
+    from models.fire.export import PARITY_TOL
+    from node.fire.preprocess import preprocess
+
+    members = [_random_net(0), _random_net(1)]
+    path = tmp_path / "ens.onnx"
+    export_ensemble(members, path, 64)
+    images = _images(tmp_path)
+    assert max(ensemble_parity(members, path, images, 64).values()) <= PARITY_TOL
+
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    x = preprocess(cv2.imread(str(images[1])), 64)
+    scores, feats = sess.run(["scores", "features"], {"input": x})
+    with torch.no_grad():
+        per_member = [m(torch.from_numpy(x)) for m in members]
+    mean = np.mean([torch.sigmoid(lg).numpy() for lg, _ in per_member], axis=0)
+    assert np.abs(scores - mean).max() <= PARITY_TOL
+    # the two members really differ, so the mean is not either member's score
+    assert np.abs(torch.sigmoid(per_member[0][0]).numpy() - mean).max() > 1e-3
+    assert np.abs(feats - per_member[0][1].numpy()).max() <= PARITY_TOL
+
+
+def test_ensemble_needs_members_and_their_checkpoints(tmp_path: Path) -> None:
+    from models.fire.ensemble import EnsembleExport, load_members
+
+    with pytest.raises(ValueError, match="at least one member"):
+        EnsembleExport([])
+    with pytest.raises(FileNotFoundError, match=r"fire_best\.pt"):
+        load_members([tmp_path / "nowhere"])
+
+
+def test_int8_keeps_every_members_head_in_fp32(tmp_path: Path) -> None:
+    import onnx
+
+    from models.fire.ensemble import export_ensemble
+    from models.fire.quantize import nodes_to_exclude
+
+    path = tmp_path / "ens.onnx"
+    export_ensemble([_random_net(0), _random_net(1)], path, 64)
+    kept = nodes_to_exclude(path, "head")
+    graph = onnx.load(str(path)).graph
+    heads = [n.name for n in graph.node if "/head/" in n.name]
+    sigmoids = [n.name for n in graph.node if n.op_type == "Sigmoid"]
+    assert len(sigmoids) == 2
+    assert set(heads) <= set(kept) and set(sigmoids) <= set(kept)
+    assert any("members.1/neck" in n for n in kept)
