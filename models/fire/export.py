@@ -24,7 +24,7 @@ import onnxruntime as ort
 import torch
 
 from models.fire.data import CLASSES, list_images
-from models.fire.net import FireNet
+from models.fire.net import FireNet, blocks_in
 from node.fire.cam import class_activation_map
 from node.fire.preprocess import IMAGENET_MEAN, IMAGENET_STD, preprocess
 
@@ -41,8 +41,9 @@ DATA_ATTRIBUTION = (
 
 
 def load_net(checkpoint: Path) -> FireNet:
-    net = FireNet()
-    net.load_state_dict(torch.load(checkpoint, map_location="cpu", weights_only=True))
+    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    net = FireNet(blocks_in(state))
+    net.load_state_dict(state)
     net.eval()
     return net
 
@@ -87,7 +88,7 @@ def write_manifest(
         "color": "RGB",
         "mean": list(IMAGENET_MEAN),
         "std": list(IMAGENET_STD),
-        "feature_stride": 16,
+        "feature_stride": net.feature_stride,
         "thresholds": thresholds,
         "head": {
             "weight": net.head.weight.detach().double().numpy().round(7).tolist(),

@@ -77,7 +77,8 @@ def collect(model: FireModel, samples: Sequence[Sample]) -> list[Item]:
             smoke = _mirror(s.smoke_boxes) if mirrored else s.smoke_boxes
             frame = np.ascontiguousarray(img[:, ::-1]) if mirrored else img
             feats = model.predict(frame).features
-            cover = np.stack([box_coverage(fire, size), box_coverage(smoke, size)])
+            stride = model.manifest.feature_stride
+            cover = np.stack([box_coverage(fire, size, stride), box_coverage(smoke, size, stride)])
             if cover.shape[1:] != feats.shape[1:]:
                 raise ValueError(f"box grid {cover.shape[1:]} != feature grid {feats.shape[1:]}")
             items.append(Item(feats, cover, img.shape[1], img.shape[0], s.group, mirrored, fire))

@@ -4,7 +4,8 @@ Why truncated: the full MobileNetV2 feature extractor is ~8.9 MB in FP32, over t
 for committed models. Blocks 0-13 (stride 16, 96 channels, 0.54 M parameters) keep the pretrained
 low/mid-level colour and texture filters that fire and smoke need, and stride 16 gives a CAM twice
 as fine as the full network's stride 32. A 1x1 conv neck (96 -> 256, BN, ReLU6) and a linear head
-on global-average-pooled features make CAM exact: cam_k = w_k . F + b_k.
+on global-average-pooled features make CAM exact: cam_k = w_k . F + b_k. Round 10 tries a deeper
+cut (``blocks=16``: 160 channels at stride 32, ~1.0 M parameters).
 """
 
 from __future__ import annotations
@@ -16,25 +17,39 @@ import torchvision
 from torch import nn
 
 BACKBONE_BLOCKS = 14  # torchvision mobilenet_v2().features[:14]
-BACKBONE_CHANNELS = 96
+# output channels and stride of mobilenet_v2().features[:blocks] for the cuts we support
+CUTS: dict[int, tuple[int, int]] = {14: (96, 16), 15: (160, 32), 16: (160, 32), 17: (160, 32)}
+BACKBONE_CHANNELS = CUTS[BACKBONE_BLOCKS][0]
 NECK_CHANNELS = 256
 FROZEN_BLOCKS = 7  # stem + blocks 1-6 (stride 8): generic filters; freezing halves backward cost
 NUM_CLASSES = 2
 
 
+def feature_stride(blocks: int) -> int:
+    return _cut(blocks)[1]
+
+
+def _cut(blocks: int) -> tuple[int, int]:
+    if blocks not in CUTS:
+        raise ValueError(f"backbone blocks must be one of {sorted(CUTS)}, got {blocks}")
+    return CUTS[blocks]
+
+
 class FireNet(nn.Module):
-    def __init__(self) -> None:
+    def __init__(self, blocks: int = BACKBONE_BLOCKS) -> None:
         super().__init__()
-        self.backbone = torchvision.models.mobilenet_v2().features[:BACKBONE_BLOCKS]
+        channels, self.feature_stride = _cut(blocks)
+        self.blocks = blocks
+        self.backbone = torchvision.models.mobilenet_v2().features[:blocks]
         self.neck = nn.Sequential(
-            nn.Conv2d(BACKBONE_CHANNELS, NECK_CHANNELS, 1, bias=False),
+            nn.Conv2d(channels, NECK_CHANNELS, 1, bias=False),
             nn.BatchNorm2d(NECK_CHANNELS),
             nn.ReLU6(inplace=True),
         )
         self.head = nn.Linear(NECK_CHANNELS, NUM_CLASSES)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Logits (N, 2) and the last feature map (N, 256, H/16, W/16)."""
+        """Logits (N, 2) and the last feature map (N, 256, H/stride, W/stride)."""
         feats = self.neck(self.backbone(x))
         logits = self.head(feats.mean(dim=(2, 3)))
         return logits, feats
@@ -46,10 +61,9 @@ class FireNet(nn.Module):
         own = {
             k[len(prefix) :]: v
             for k, v in state.items()
-            if k.startswith(prefix) and int(k[len(prefix) :].split(".")[0]) < BACKBONE_BLOCKS
+            if k.startswith(prefix) and int(k[len(prefix) :].split(".")[0]) < self.blocks
         }
-        missing, unexpected = self.backbone.load_state_dict(own, strict=True), None
-        del missing, unexpected
+        self.backbone.load_state_dict(own, strict=True)
 
     def freeze_early(self, blocks: int = FROZEN_BLOCKS) -> None:
         for p in self.backbone[:blocks].parameters():
@@ -62,6 +76,14 @@ class FireNet(nn.Module):
             if isinstance(m, nn.BatchNorm2d):
                 m.eval()
         return self
+
+
+def blocks_in(state: dict[str, torch.Tensor]) -> int:
+    """The backbone cut a saved state dict was trained with (its highest block index + 1)."""
+    idx = [int(k.split(".")[1]) for k in state if k.startswith("backbone.")]
+    if not idx:
+        raise ValueError("not a FireNet state dict: no backbone.* weights")
+    return max(idx) + 1
 
 
 class ExportWrapper(nn.Module):

@@ -45,7 +45,7 @@ from tqdm import tqdm
 from models.fire import metrics
 from models.fire.augment import Box, augment_with_boxes
 from models.fire.data import CLASSES, Sample, Split, load_cached, make_split, write_report
-from models.fire.net import FireNet
+from models.fire.net import BACKBONE_BLOCKS, CUTS, FireNet, feature_stride
 from node.fire.preprocess import normalize_rgb, preprocess
 
 log = logging.getLogger(__name__)
@@ -60,12 +60,14 @@ def cache_size(input_size: int) -> int:
     return max(CACHE_SIZE, round(input_size * 4 / 3))
 
 
-def feature_side(input_size: int) -> int:
-    """Cells per side of the stride-16 feature map (MobileNetV2 pads: ceil)."""
-    return math.ceil(input_size / FEATURE_STRIDE)
+def feature_side(input_size: int, stride: int = FEATURE_STRIDE) -> int:
+    """Cells per side of the feature map (MobileNetV2 pads: ceil)."""
+    return math.ceil(input_size / stride)
 
 
-def box_coverage(boxes: Sequence[Box], size: int) -> npt.NDArray[np.float32]:
+def box_coverage(
+    boxes: Sequence[Box], size: int, stride: int = FEATURE_STRIDE
+) -> npt.NDArray[np.float32]:
     """Share of each cell of the ``feature_side(size)`` grid covered by normalised xyxy ``boxes``
     (rasterised at ``size`` px, at least one pixel per box, then area-averaged)."""
     mask = np.zeros((size, size), np.float32)
@@ -74,11 +76,11 @@ def box_coverage(boxes: Sequence[Box], size: int) -> npt.NDArray[np.float32]:
         x2 = max(x1 + 1, math.ceil(b[2] * size))
         y2 = max(y1 + 1, math.ceil(b[3] * size))
         mask[min(y1, size - 1) : y2, min(x1, size - 1) : x2] = 1.0
-    g = feature_side(size)
-    pad = g * FEATURE_STRIDE - size
+    g = feature_side(size, stride)
+    pad = g * stride - size
     if pad:
         mask = np.pad(mask, ((0, pad), (0, pad)))
-    return np.asarray(mask.reshape(g, FEATURE_STRIDE, g, FEATURE_STRIDE).mean(axis=(1, 3)))
+    return np.asarray(mask.reshape(g, stride, g, stride).mean(axis=(1, 3)))
 
 
 @dataclass
@@ -97,6 +99,8 @@ class TrainConfig:
     # stopping (fire@2's thresholds); "node" = resized straight from the file, as the node does
     threshold_view: str = "cache"
     seed: int = 0
+    # MobileNetV2 features[:blocks]: 14 = fire@2/fire@3 (stride 16); 16 = round 10 (stride 32)
+    backbone_blocks: int = BACKBONE_BLOCKS
     # the split's seed when it must differ from the training seed: members of a seed ensemble
     # train on one split (the same held-out weapons groups) with different draws and init
     split_seed: int | None = None
@@ -149,9 +153,11 @@ class FireDataset(Dataset[Item]):
         train: bool,
         progress: bool,
         cache_side: int | None = None,
+        stride: int = FEATURE_STRIDE,
     ) -> None:
         self.samples = list(samples)
         self.size = size
+        self.stride = stride  # of the network's feature map, for the box cover grid
         self.seed = seed
         self.train = train
         self.epoch = 0
@@ -176,7 +182,10 @@ class FireDataset(Dataset[Item]):
         else:
             x = preprocess(img, self.size)[0]
         cover = np.stack(
-            [box_coverage(fire_boxes, self.size), box_coverage(smoke_boxes, self.size)]
+            [
+                box_coverage(fire_boxes, self.size, self.stride),
+                box_coverage(smoke_boxes, self.size, self.stride),
+            ]
         )
         return torch.from_numpy(x), torch.from_numpy(s.target), torch.from_numpy(cover)
 
@@ -240,8 +249,8 @@ def balanced_sampler(
     return WeightedRandomSampler(weights, num_samples=num_samples, replacement=True, generator=gen)
 
 
-def build_model(pretrained: Path) -> FireNet:
-    net = FireNet()
+def build_model(pretrained: Path, blocks: int = BACKBONE_BLOCKS) -> FireNet:
+    net = FireNet(blocks)
     net.load_imagenet(pretrained)
     net.freeze_early()
     return net
@@ -328,9 +337,14 @@ def train(cfg: TrainConfig, split: Split | None = None) -> TrainResult:
     write_report(split, cfg.out / "split_report.json")
     log.info("split: fit %d, val %d images", len(split.fit), len(split.val))
 
-    fit_ds = FireDataset(split.fit, cfg.input_size, cfg.seed, train=True, progress=cfg.progress)
-    val_ds = FireDataset(split.val, cfg.input_size, cfg.seed, train=False, progress=cfg.progress)
-    net = build_model(cfg.pretrained)
+    stride = feature_stride(cfg.backbone_blocks)
+    fit_ds = FireDataset(
+        split.fit, cfg.input_size, cfg.seed, train=True, progress=cfg.progress, stride=stride
+    )
+    val_ds = FireDataset(
+        split.val, cfg.input_size, cfg.seed, train=False, progress=cfg.progress, stride=stride
+    )
+    net = build_model(cfg.pretrained, cfg.backbone_blocks)
     opt = _optimizer(net, cfg)
     per_epoch = min(len(fit_ds), cfg.samples_per_epoch)
     steps_per_epoch = math.ceil(per_epoch / cfg.batch_size)
@@ -408,12 +422,18 @@ def _finish(
     the file to the input size, as the node and the evaluation do; training's val set (``val_ds``,
     early stopping, and the thresholds with ``"cache"``) goes through the larger crop cache first,
     which shifts scores a little (fire@2: 0.58/0.57 cache view, 0.61/0.58 node view)."""
-    net = build_model(cfg.pretrained)
+    net = build_model(cfg.pretrained, cfg.backbone_blocks)
     net.load_state_dict(torch.load(ckpt, map_location="cpu", weights_only=True))
     scores, targets, val_loss = predict(net, val_ds, cfg.batch_size)
     if cfg.threshold_view == "node":
         node_view = FireDataset(
-            split.val, cfg.input_size, cfg.seed, False, cfg.progress, cache_side=cfg.input_size
+            split.val,
+            cfg.input_size,
+            cfg.seed,
+            False,
+            cfg.progress,
+            cache_side=cfg.input_size,
+            stride=feature_stride(cfg.backbone_blocks),
         )
         scores, targets, _ = predict(net, node_view, cfg.batch_size)
     elif cfg.threshold_view != "cache":
@@ -456,7 +476,14 @@ def finish_from_checkpoint(cfg: TrainConfig) -> TrainResult:
     """Thresholds and report for a run stopped by hand: its best checkpoint so far is kept."""
     seed_everything(cfg.seed, cfg.threads)
     split = split_for(cfg)
-    val_ds = FireDataset(split.val, cfg.input_size, cfg.seed, train=False, progress=cfg.progress)
+    val_ds = FireDataset(
+        split.val,
+        cfg.input_size,
+        cfg.seed,
+        train=False,
+        progress=cfg.progress,
+        stride=feature_stride(cfg.backbone_blocks),
+    )
     # keep the history and time of the run that wrote the checkpoint
     old = cfg.out / "train_report.json"
     prior = json.loads(old.read_text()) if old.is_file() else {}
@@ -487,6 +514,13 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pretrained", type=Path, default=None, help=f"{DEFAULT_PRETRAINED} path")
     p.add_argument("--epochs", type=int, default=12)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--backbone-blocks",
+        type=int,
+        default=BACKBONE_BLOCKS,
+        choices=sorted(CUTS),
+        help="MobileNetV2 features[:N] (14: stride 16, fire@3; 15-17: stride 32)",
+    )
     p.add_argument(
         "--split-seed",
         type=int,
@@ -562,6 +596,7 @@ def config_from_args(a: argparse.Namespace) -> TrainConfig:
         weapons=getattr(a, "weapons", None),
         seed=a.seed,
         split_seed=getattr(a, "split_seed", None),
+        backbone_blocks=getattr(a, "backbone_blocks", BACKBONE_BLOCKS),
         epochs=a.epochs,
         patience=getattr(a, "patience", 3),
         threshold_floor=getattr(a, "threshold_floor", 0.5),
