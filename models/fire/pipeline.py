@@ -24,7 +24,8 @@ from models.fire.train import (
     train,
 )
 
-VERSION = "3"  # fire@3: refit on every train/ image, half the draws scene negatives
+# fire@4: fire@3's recipe (refit, half the draws scene negatives) with --backbone-blocks 16
+VERSION = "4"
 
 VIDEOS = "videos"  # <data>/../videos: street clips, false alarms only (never trained on)
 

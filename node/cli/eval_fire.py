@@ -43,7 +43,8 @@ def register(esub: Any) -> None:
     p.add_argument(
         "--classifier-cam", action="store_true",
         help="Boxes from the classifier's CAM even when the manifest has a localisation head "
-        "(fire@3's figures before round 8: add --cam-region union --cam-threshold 0.7).",
+        "(the shipped fire@4's classifier CAM; fire@3's before round 8: use fire@3's files "
+        "with --cam-region union --cam-threshold 0.7).",
     )
     p.add_argument("--latency", action="store_true", help="Also time FP32 vs INT8 (same run).")
     p.add_argument("--json", action="store_true", help="Print the full report as JSON.")

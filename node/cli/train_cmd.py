@@ -33,14 +33,17 @@ def register(sub: Any) -> None:
                       help="Also train on train/ clips that appear in valid/ (optimistic valid/).")
     fire.add_argument("--refit", action="store_true",
                       help="Train on every train/ image for exactly --epochs; val keeps its scene "
-                      "negatives, which bound the thresholds (the shipped fire@3).")
+                      "negatives, which bound the thresholds (the shipped fire@4).")
     fire.add_argument("--refit-drones", action="store_true",
-                      help="With --refit: also fit val's drone sessions (the shipped fire@3).")
+                      help="With --refit: also fit val's drone sessions (the shipped fire@4).")
     fire.add_argument("--samples-per-epoch", type=int, default=480,
-                      help="Balanced draws per epoch (fire@3: 960).")
+                      help="Balanced draws per epoch (fire@4: 960).")
     fire.add_argument("--negative-share", type=float, default=None,
-                      help="Share of scene negatives among the draws (fire@3: 0.5; default: the "
+                      help="Share of scene negatives among the draws (fire@4: 0.5; default: the "
                       "four strata alike).")
+    fire.add_argument("--backbone-blocks", type=int, default=14, choices=[14, 15, 16, 17],
+                      help="MobileNetV2 features[:N]: 14 = stride 16 (fire@3), 16 = stride 32 "
+                      "(the shipped fire@4).")
     fire.add_argument("--smoke", action="store_true", help="A few steps on a handful of images.")
     fire.add_argument("--no-progress", action="store_true")
     fire.add_argument("--no-int8", action="store_true", help="Skip INT8 quantisation.")

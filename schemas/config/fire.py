@@ -76,12 +76,12 @@ class FireConfig(AnalyticConfig):
         gt=0,
         lt=1,
         description=(
-            "CAM box: fraction of the map's peak kept as region (0.7 with `largest`: chosen by "
-            "cross-validation on train/ fire images with fire@3's localisation head)."
+            "CAM box: fraction of the map's peak kept as region (0.7 with `union`: chosen by "
+            "cross-validation on train/ fire images with fire@4's localisation head)."
         ),
     )
     cam_region: Literal["peak", "largest", "union"] = Field(
-        default="largest",
+        default="union",
         description=(
             "CAM box: the region above cam_threshold holding the peak, the largest one, or all."
         ),
