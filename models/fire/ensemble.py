@@ -6,14 +6,16 @@ sigmoid scores, ``features`` = member 0's last feature map. The box, the heatmap
 manifest's classifier head therefore stay member 0's; the classifier CAM is member 0's CAM, no
 longer the ensemble's scores (the localisation head, the node's default, never was).
 
+    git show 2dfeaf7:models/fire/fire_cls.json > runs/fire3_cls.json   # fire@3's manifest
     python -m models.fire.ensemble --members runs/fire9_s0 runs/fire9_s1 \\
-        --localisation-from models/fire/fire_cls.json --out runs/fire9_E2 --version 4 \\
+        --localisation-from runs/fire3_cls.json --out runs/fire9_E2 --version e2 \\
         --data ../shared/datasets/fire_smoke --negatives ../shared/datasets/drones/images \\
         --weapons ../shared/datasets/weapons/train/images --include-valid-clips --refit \\
         --refit-drones --threads 1
 
 (the split options must be the members' own: they rebuild the val split the thresholds are
-chosen on and the held-out sets the evaluation counts.)
+chosen on and the held-out sets the evaluation counts; ``--localisation-from`` must be a manifest
+of member 0's network: its feature stride is checked, its weights cannot be.)
 """
 
 from __future__ import annotations
@@ -80,13 +82,27 @@ def load_members(dirs: Sequence[Path]) -> list[FireNet]:
     missing = [d / CHECKPOINT for d in dirs if not (d / CHECKPOINT).is_file()]
     if missing:
         raise FileNotFoundError(f"member checkpoint(s) not found: {', '.join(map(str, missing))}")
-    return [load_net(d / CHECKPOINT) for d in dirs]
+    members = [load_net(d / CHECKPOINT) for d in dirs]
+    cuts = {m.blocks for m in members}
+    if len(cuts) > 1:  # one feature map, one stride: the members must share the cut
+        raise ValueError(f"members have different backbone cuts: {sorted(cuts)}")
+    return members
 
 
 def ensemble_thresholds(members: Sequence[FireNet], cfg: TrainConfig) -> dict[str, float]:
     """The members' own threshold rule applied to the mean of their val scores."""
     val = split_for(cfg).val
-    ds = FireDataset(val, cfg.input_size, split_seed_of(cfg), train=False, progress=False)
+    # the same view of val as the members' own thresholds (train._finish)
+    cache_side = cfg.input_size if cfg.threshold_view == "node" else None
+    ds = FireDataset(
+        val,
+        cfg.input_size,
+        split_seed_of(cfg),
+        train=False,
+        progress=False,
+        cache_side=cache_side,
+        stride=members[0].feature_stride,
+    )
     runs = [predict(m, ds, cfg.batch_size) for m in members]
     targets = runs[0][1]
     scores = np.mean([r[0] for r in runs], axis=0)
@@ -129,13 +145,20 @@ def ensemble_parity(
 
 
 def add_localisation_head(manifest: Path, source: Path | None) -> None:
-    """Copy ``localisation_head`` from another manifest (member 0's box stays as it shipped)."""
+    """Copy ``localisation_head`` from another manifest of member 0's network (its box stays as
+    it shipped); a manifest of another cut (feature stride) is refused."""
     if source is None:
         return
-    head = json.loads(source.read_text()).get("localisation_head")
+    src = json.loads(source.read_text())
+    head = src.get("localisation_head")
     if head is None:
         raise ValueError(f"{source} has no localisation_head")
     data = json.loads(manifest.read_text())
+    if src.get("feature_stride") != data.get("feature_stride"):
+        raise ValueError(
+            f"{source} has feature stride {src.get('feature_stride')}, member 0 has "
+            f"{data.get('feature_stride')}: its localisation head belongs to another network"
+        )
     data["localisation_head"] = head
     manifest.write_text(json.dumps(data, indent=1) + "\n")
 
@@ -197,7 +220,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=None,
         help="manifest whose localisation_head is copied (member 0's own fit)",
     )
-    p.add_argument("--version", default="4")
+    p.add_argument("--version", default="ensemble", help="manifest version tag")
     p.add_argument("--no-int8", action="store_true")
     p.add_argument("--no-eval", action="store_true", help="export only")
     summary = run(p.parse_args(argv))

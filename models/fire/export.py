@@ -1,7 +1,8 @@
 """Export the trained fire/smoke network to ONNX and write its manifest (``fire_cls.json``).
 
 Legacy TorchScript-based exporter (``dynamo=False``), opset 17, dynamic batch. Two outputs:
-``scores`` (sigmoid, N x 2) and ``features`` (N x 256 x H/16 x W/16) for the node's CAM. The head
+``scores`` (sigmoid, N x 2) and ``features`` (N x 256 x H/s x W/s, s = the cut's stride: 16 for
+fire@3's, 32 for fire@4's; the manifest's ``feature_stride``) for the node's CAM. The head
 weights go into the manifest so the node computes the CAM in numpy. A parity check compares the
 node's numpy pre-processing + ONNX Runtime + numpy CAM with torch on real images (max abs 1e-4).
 

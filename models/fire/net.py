@@ -1,11 +1,11 @@
 """The fire/smoke network (torch): truncated ImageNet MobileNetV2 + 1x1 neck + linear head.
 
 Why truncated: the full MobileNetV2 feature extractor is ~8.9 MB in FP32, over the 5 MiB budget
-for committed models. Blocks 0-13 (stride 16, 96 channels, 0.54 M parameters) keep the pretrained
-low/mid-level colour and texture filters that fire and smoke need, and stride 16 gives a CAM twice
-as fine as the full network's stride 32. A 1x1 conv neck (96 -> 256, BN, ReLU6) and a linear head
-on global-average-pooled features make CAM exact: cam_k = w_k . F + b_k. Round 10 tries a deeper
-cut (``blocks=16``: 160 channels at stride 32, ~1.0 M parameters).
+for committed models. ``blocks`` = how many of torchvision's ``features`` are kept: 14 (blocks
+0-13: stride 16, 96 channels, 0.54 M parameters; fire@2 and fire@3, a CAM twice as fine) or 16
+(blocks 0-15: stride 32, 160 channels, 1.0 M parameters, ~4.1 MB; the shipped fire@4, which
+classified `valid/` better, model card "Round 10"). A 1x1 conv neck (-> 256, BN, ReLU6) and a
+linear head on global-average-pooled features make CAM exact: cam_k = w_k . F + b_k.
 """
 
 from __future__ import annotations

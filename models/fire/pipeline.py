@@ -26,6 +26,12 @@ from models.fire.train import (
 
 # fire@4: fire@3's recipe (refit, half the draws scene negatives) with --backbone-blocks 16
 VERSION = "4"
+SHIPPED_BLOCKS = 16
+
+
+def version_for(blocks: int) -> str:
+    """The manifest version: another cut than the shipped one is tagged, never mistaken for it."""
+    return VERSION if blocks == SHIPPED_BLOCKS else f"{VERSION}-b{blocks}"
 
 VIDEOS = "videos"  # <data>/../videos: street clips, false alarms only (never trained on)
 
@@ -38,15 +44,23 @@ def run(args: argparse.Namespace) -> int:
     summary: dict[str, Any] = {
         "thresholds": result.thresholds,
         "export": run_export(
-            result.checkpoint, cfg.out, report_path, cfg.data / "valid" / "images", VERSION
+            result.checkpoint,
+            cfg.out,
+            report_path,
+            cfg.data / "valid" / "images",
+            version_for(cfg.backbone_blocks),
         ),
     }
     if not args.no_int8:
         split = split_for(cfg)
-        calib = calibration_samples(split.fit, CALIBRATION_IMAGES, cfg.seed)
+        calib = calibration_samples(split.fit, CALIBRATION_IMAGES, split_seed_of(cfg))
         summary["int8"] = quantize(cfg.out / FP32_NAME, cfg.out / INT8_NAME, calib, cfg.input_size)
         write_manifest(
-            load_net(result.checkpoint), cfg.out, cfg.input_size, result.thresholds, VERSION
+            load_net(result.checkpoint),
+            cfg.out,
+            cfg.input_size,
+            result.thresholds,
+            version_for(cfg.backbone_blocks),
         )
     manifest = cfg.out / MANIFEST_NAME
     precisions = ["fp32"] if args.no_int8 else ["fp32", "int8"]

@@ -45,7 +45,7 @@ from tqdm import tqdm
 from models.fire import metrics
 from models.fire.augment import Box, augment_with_boxes
 from models.fire.data import CLASSES, Sample, Split, load_cached, make_split, write_report
-from models.fire.net import BACKBONE_BLOCKS, CUTS, FireNet, feature_stride
+from models.fire.net import BACKBONE_BLOCKS, CUTS, FireNet, blocks_in, feature_stride
 from node.fire.preprocess import normalize_rgb, preprocess
 
 log = logging.getLogger(__name__)
@@ -153,7 +153,8 @@ class FireDataset(Dataset[Item]):
         train: bool,
         progress: bool,
         cache_side: int | None = None,
-        stride: int = FEATURE_STRIDE,
+        *,
+        stride: int,
     ) -> None:
         self.samples = list(samples)
         self.size = size
@@ -422,8 +423,14 @@ def _finish(
     the file to the input size, as the node and the evaluation do; training's val set (``val_ds``,
     early stopping, and the thresholds with ``"cache"``) goes through the larger crop cache first,
     which shifts scores a little (fire@2: 0.58/0.57 cache view, 0.61/0.58 node view)."""
+    state = torch.load(ckpt, map_location="cpu", weights_only=True)
+    if blocks_in(state) != cfg.backbone_blocks:
+        raise ValueError(
+            f"{ckpt} was trained with --backbone-blocks {blocks_in(state)}, "
+            f"not {cfg.backbone_blocks}"
+        )
     net = build_model(cfg.pretrained, cfg.backbone_blocks)
-    net.load_state_dict(torch.load(ckpt, map_location="cpu", weights_only=True))
+    net.load_state_dict(state)
     scores, targets, val_loss = predict(net, val_ds, cfg.batch_size)
     if cfg.threshold_view == "node":
         node_view = FireDataset(

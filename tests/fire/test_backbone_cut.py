@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.conftest import SharedData
+
 torch = pytest.importorskip("torch")
 
 pytestmark = pytest.mark.torch
@@ -65,3 +67,60 @@ def test_box_cover_grid_follows_the_stride() -> None:
     assert coarse[:3, :3].min() == 1.0 and coarse[3:, :].max() == 0.0
     # the same covered area either way
     assert np.isclose(fine.mean(), coarse.mean())
+
+
+def test_the_cli_offers_exactly_the_supported_cuts_and_versions_tag_the_cut() -> None:
+    import argparse
+
+    from models.fire.net import CUTS
+    from models.fire.pipeline import SHIPPED_BLOCKS, VERSION, version_for
+    from node.cli.train_cmd import register
+
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    args = parser.parse_args(["train", "fire", "--data", "d", "--out", "o"])
+    assert args.backbone_blocks == 14
+    for blocks in CUTS:
+        parsed = parser.parse_args(["train", "fire", "--data", "d", "--out", "o",
+                                    "--backbone-blocks", str(blocks)])  # fmt: skip
+        assert parsed.backbone_blocks == blocks
+    with pytest.raises(SystemExit):
+        parser.parse_args(["train", "fire", "--data", "d", "--out", "o", "--backbone-blocks", "13"])
+    assert version_for(SHIPPED_BLOCKS) == VERSION
+    assert version_for(14) != VERSION
+
+
+@pytest.mark.shared_data
+def test_smoke_training_at_stride_32_with_the_cam_loss_and_finish_reload(
+    shared_data: SharedData, tmp_path: Path
+) -> None:
+    from models.fire.data import Split, load_yolo_split
+    from models.fire.train import TrainConfig, _finish, train
+
+    pool = load_yolo_split(shared_data.path("datasets/fire_smoke/valid"), "valid")
+    kinds = {s.kind: s for s in pool}
+    split = Split(fit=[*pool[:3], kinds["fire"], kinds["smoke"]], val=pool[-3:], test=[],
+                  heldout_negatives=[])  # fmt: skip
+    cfg = TrainConfig(
+        data=shared_data.path("datasets/fire_smoke"),
+        out=tmp_path / "b16",
+        pretrained=shared_data.path("models/mobilenet_v2-b0353104.pth"),
+        epochs=1,
+        batch_size=4,
+        input_size=96,
+        max_images=8,
+        max_steps=2,
+        threads=1,
+        progress=False,
+        cam_loss=0.5,  # the box cover must be on the stride-32 grid, or cam_losses raises
+        backbone_blocks=16,
+    )
+    result = train(cfg, split)
+    state = torch.load(result.checkpoint, weights_only=True)
+    assert state["neck.0.weight"].shape[1] == 160
+    wrong = TrainConfig(**{**vars(cfg), "backbone_blocks": 14})
+    from models.fire.train import FireDataset
+
+    val = FireDataset(split.val, 96, 0, train=False, progress=False, stride=16)
+    with pytest.raises(ValueError, match="--backbone-blocks 16"):
+        _finish(wrong, split, val, result.checkpoint, [], 0.0, 0.0)

@@ -78,10 +78,36 @@ def test_int8_keeps_every_members_head_in_fp32(tmp_path: Path) -> None:
 
     path = tmp_path / "ens.onnx"
     export_ensemble([_random_net(0), _random_net(1)], path, 64)
-    kept = nodes_to_exclude(path, "head")
+    kept = set(nodes_to_exclude(path, "head"))
     graph = onnx.load(str(path)).graph
     heads = [n.name for n in graph.node if "/head/" in n.name]
+    pools = [n.name for n in graph.node if n.op_type == "ReduceMean"]
     sigmoids = [n.name for n in graph.node if n.op_type == "Sigmoid"]
-    assert len(sigmoids) == 2
-    assert set(heads) <= set(kept) and set(sigmoids) <= set(kept)
+    assert len(heads) == len(pools) == len(sigmoids) == 2  # one of each per member
+    assert set(heads) | set(pools) | set(sigmoids) <= kept
+    assert {"/Add", "/Div"} <= kept  # the mean of the two scores stays float
     assert any("members.1/neck" in n for n in kept)
+    assert not any("/backbone/" in n for n in kept)  # the bulk of the compute is quantised
+
+
+def test_members_must_share_a_cut_and_a_copied_head_its_stride(tmp_path: Path) -> None:
+    import json
+
+    from models.fire.ensemble import add_localisation_head, load_members
+    from models.fire.net import FireNet
+
+    for name, blocks in (("a", 14), ("b", 16)):
+        (tmp_path / name).mkdir()
+        torch.save(FireNet(blocks).state_dict(), tmp_path / name / "fire_best.pt")
+    with pytest.raises(ValueError, match="different backbone cuts"):
+        load_members([tmp_path / "a", tmp_path / "b"])
+    head = {"weight": [[0.0] * 256] * 2, "bias": [0.0, 0.0]}
+    source = tmp_path / "source.json"
+    source.write_text(json.dumps({"feature_stride": 16, "localisation_head": head}))
+    target = tmp_path / "fire_cls.json"
+    target.write_text(json.dumps({"feature_stride": 32}))
+    with pytest.raises(ValueError, match="another network"):
+        add_localisation_head(target, source)
+    target.write_text(json.dumps({"feature_stride": 16}))
+    add_localisation_head(target, source)
+    assert json.loads(target.read_text())["localisation_head"] == head
