@@ -34,17 +34,15 @@ import torch
 from torch import nn
 
 from models.fire.data import list_images
-from models.fire.evaluate import evaluate, latency_compare
 from models.fire.export import (
     FP32_NAME,
-    INT8_NAME,
-    OPSET,
     PARITY_TOL,
+    export_module,
     load_net,
     write_manifest,
 )
 from models.fire.net import FireNet
-from models.fire.quantize import CALIBRATION_IMAGES, calibration_samples, quantize
+from models.fire.pipeline import evaluate_run, quantize_run
 from models.fire.train import (
     FireDataset,
     TrainConfig,
@@ -110,18 +108,7 @@ def ensemble_thresholds(members: Sequence[FireNet], cfg: TrainConfig) -> dict[st
 
 
 def export_ensemble(members: Sequence[FireNet], path: Path, input_size: int) -> None:
-    dummy = torch.zeros(1, 3, input_size, input_size)
-    torch.onnx.export(
-        EnsembleExport(members).eval(),
-        (dummy,),
-        str(path),
-        dynamo=False,
-        opset_version=OPSET,
-        input_names=["input"],
-        output_names=["scores", "features"],
-        dynamic_axes={"input": {0: "batch"}, "scores": {0: "batch"}, "features": {0: "batch"}},
-        do_constant_folding=True,
-    )
+    export_module(EnsembleExport(members), path, input_size)
 
 
 def ensemble_parity(
@@ -183,28 +170,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "export": {"onnx": str(fp32), "bytes": fp32.stat().st_size, "parity": parity},
     }
     if not args.no_int8:
-        calib = calibration_samples(split_for(cfg).fit, CALIBRATION_IMAGES, split_seed_of(cfg))
-        summary["int8"] = quantize(fp32, out / INT8_NAME, calib, cfg.input_size)
+        summary["int8"] = quantize_run(cfg, out)
     manifest = write_manifest(members[0], out, cfg.input_size, thresholds, args.version)
     add_localisation_head(manifest, args.localisation_from)
     if args.no_eval:
         return summary
-    precisions = ["fp32"] if args.no_int8 else ["fp32", "int8"]
-    videos = cfg.data.parent / "videos"
-    for precision in precisions:
-        summary[f"eval_{precision}"] = evaluate(
-            manifest,
-            precision,
-            data=cfg.data,
-            heldout_drones=cfg.negatives,
-            heldout_weapons=cfg.weapons,
-            videos=[videos] if videos.is_dir() else [],
-            seed=split_seed_of(cfg),
-        )
-    if not args.no_int8:
-        summary["latency"] = latency_compare(
-            {"fp32": fp32, "int8": out / INT8_NAME}, cfg.input_size
-        )
+    summary.update(evaluate_run(cfg, manifest, with_int8=not args.no_int8))
     (out / "eval_report.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
 

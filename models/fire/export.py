@@ -49,12 +49,11 @@ def load_net(checkpoint: Path) -> FireNet:
     return net
 
 
-def export_onnx(net: FireNet, path: Path, input_size: int) -> None:
-    from models.fire.net import ExportWrapper
-
+def export_module(module: torch.nn.Module, path: Path, input_size: int) -> None:
+    """Any module with the node's contract (``input`` -> ``scores``, ``features``) to ONNX."""
     dummy = torch.zeros(1, 3, input_size, input_size)
     torch.onnx.export(
-        ExportWrapper(net).eval(),
+        module.eval(),
         (dummy,),
         str(path),
         dynamo=False,
@@ -64,6 +63,12 @@ def export_onnx(net: FireNet, path: Path, input_size: int) -> None:
         dynamic_axes={"input": {0: "batch"}, "scores": {0: "batch"}, "features": {0: "batch"}},
         do_constant_folding=True,
     )
+
+
+def export_onnx(net: FireNet, path: Path, input_size: int) -> None:
+    from models.fire.net import ExportWrapper
+
+    export_module(ExportWrapper(net), path, input_size)
 
 
 def sha256_of(path: Path) -> str:

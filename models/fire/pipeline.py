@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 from typing import Any
 
 from models.fire.evaluate import evaluate, latency_compare
@@ -17,6 +18,7 @@ from models.fire.export import (
 )
 from models.fire.quantize import CALIBRATION_IMAGES, calibration_samples, quantize
 from models.fire.train import (
+    TrainConfig,
     config_from_args,
     finish_from_checkpoint,
     split_for,
@@ -36,6 +38,33 @@ def version_for(blocks: int) -> str:
 VIDEOS = "videos"  # <data>/../videos: street clips, false alarms only (never trained on)
 
 
+def quantize_run(cfg: TrainConfig, out: Path) -> dict[str, Any]:
+    """INT8 of ``out``'s FP32 file, calibrated on the run's own fit split."""
+    calib = calibration_samples(split_for(cfg).fit, CALIBRATION_IMAGES, split_seed_of(cfg))
+    return quantize(out / FP32_NAME, out / INT8_NAME, calib, cfg.input_size)
+
+
+def evaluate_run(cfg: TrainConfig, manifest: Path, with_int8: bool) -> dict[str, Any]:
+    """``eval_fp32`` (and ``eval_int8`` and their ``latency`` ratio) of the files beside
+    ``manifest``, on the run's own held-out sets (the split seed picks the weapons groups)."""
+    videos = cfg.data.parent / VIDEOS
+    out: dict[str, Any] = {}
+    for precision in ("fp32", "int8") if with_int8 else ("fp32",):
+        out[f"eval_{precision}"] = evaluate(
+            manifest,
+            precision,
+            data=cfg.data,
+            heldout_drones=cfg.negatives,
+            heldout_weapons=cfg.weapons,
+            videos=[videos] if videos.is_dir() else [],
+            seed=split_seed_of(cfg),
+        )
+    if with_int8:
+        files = {"fp32": manifest.parent / FP32_NAME, "int8": manifest.parent / INT8_NAME}
+        out["latency"] = latency_compare(files, cfg.input_size)
+    return out
+
+
 def run(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
     # --finish: thresholds, export, INT8 and evaluation for an existing OUT/fire_best.pt
@@ -52,9 +81,7 @@ def run(args: argparse.Namespace) -> int:
         ),
     }
     if not args.no_int8:
-        split = split_for(cfg)
-        calib = calibration_samples(split.fit, CALIBRATION_IMAGES, split_seed_of(cfg))
-        summary["int8"] = quantize(cfg.out / FP32_NAME, cfg.out / INT8_NAME, calib, cfg.input_size)
+        summary["int8"] = quantize_run(cfg, cfg.out)
         write_manifest(
             load_net(result.checkpoint),
             cfg.out,
@@ -63,23 +90,11 @@ def run(args: argparse.Namespace) -> int:
             version_for(cfg.backbone_blocks),
         )
     manifest = cfg.out / MANIFEST_NAME
-    precisions = ["fp32"] if args.no_int8 else ["fp32", "int8"]
-    for precision in precisions:
-        videos = cfg.data.parent / VIDEOS
-        summary[f"eval_{precision}"] = evaluate(
-            manifest,
-            precision,
-            data=cfg.data,
-            heldout_drones=cfg.negatives,
-            heldout_weapons=cfg.weapons,
-            videos=[videos] if videos.is_dir() else [],
-            seed=split_seed_of(cfg),  # the held-out weapons groups follow the split
-        )
-    if not args.no_int8:
-        files = {"fp32": cfg.out / FP32_NAME, "int8": cfg.out / INT8_NAME}
-        summary["latency"] = latency_compare(files, cfg.input_size)
+    summary.update(evaluate_run(cfg, manifest, with_int8=not args.no_int8))
     (cfg.out / "eval_report.json").write_text(json.dumps(summary, indent=2) + "\n")
-    for precision in precisions:
+    for precision in ("fp32", "int8"):
+        if f"eval_{precision}" not in summary:
+            continue
         labelled = summary[f"eval_{precision}"].get("labelled", {})
         print(precision, json.dumps(labelled.get("per_class", {})))
     return 0

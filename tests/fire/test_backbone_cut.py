@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import SharedData
+from tests.fire.smoke_training import smoke_config, smoke_split
 
 torch = pytest.importorskip("torch")
 
@@ -94,27 +95,11 @@ def test_the_cli_offers_exactly_the_supported_cuts_and_versions_tag_the_cut() ->
 def test_smoke_training_at_stride_32_with_the_cam_loss_and_finish_reload(
     shared_data: SharedData, tmp_path: Path
 ) -> None:
-    from models.fire.data import Split, load_yolo_split
     from models.fire.train import TrainConfig, _finish, train
 
-    pool = load_yolo_split(shared_data.path("datasets/fire_smoke/valid"), "valid")
-    kinds = {s.kind: s for s in pool}
-    split = Split(fit=[*pool[:3], kinds["fire"], kinds["smoke"]], val=pool[-3:], test=[],
-                  heldout_negatives=[])  # fmt: skip
-    cfg = TrainConfig(
-        data=shared_data.path("datasets/fire_smoke"),
-        out=tmp_path / "b16",
-        pretrained=shared_data.path("models/mobilenet_v2-b0353104.pth"),
-        epochs=1,
-        batch_size=4,
-        input_size=96,
-        max_images=8,
-        max_steps=2,
-        threads=1,
-        progress=False,
-        cam_loss=0.5,  # the box cover must be on the stride-32 grid, or cam_losses raises
-        backbone_blocks=16,
-    )
+    split = smoke_split(shared_data)
+    # the box cover must be on the stride-32 grid, or cam_losses raises
+    cfg = smoke_config(shared_data, tmp_path / "b16", cam_loss=0.5, backbone_blocks=16)
     result = train(cfg, split)
     state = torch.load(result.checkpoint, weights_only=True)
     assert state["neck.0.weight"].shape[1] == 160

@@ -9,31 +9,11 @@ import cv2
 import numpy as np
 import pytest
 
+from tests.fire.smoke_training import random_images, random_net
+
 torch = pytest.importorskip("torch")
 
 pytestmark = pytest.mark.torch
-
-
-def _random_net(seed: int):  # type: ignore[no-untyped-def]
-    from models.fire.net import FireNet
-
-    torch.manual_seed(seed)
-    net = FireNet().eval()
-    for m in net.modules():  # non-trivial BN statistics, different per member
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.running_mean.uniform_(-0.5, 0.5)
-            m.running_var.uniform_(0.5, 1.5)
-    return net
-
-
-def _images(tmp_path: Path) -> list[Path]:
-    rng = np.random.default_rng(0)
-    out = []
-    for i in range(3):
-        p = tmp_path / f"img{i}.png"
-        cv2.imwrite(str(p), rng.integers(0, 255, (48 + 16 * i, 80, 3), dtype=np.uint8))
-        out.append(p)
-    return out
 
 
 def test_ensemble_scores_are_the_members_mean_and_features_member_zeros(tmp_path: Path) -> None:
@@ -43,10 +23,10 @@ def test_ensemble_scores_are_the_members_mean_and_features_member_zeros(tmp_path
     from models.fire.export import PARITY_TOL
     from node.fire.preprocess import preprocess
 
-    members = [_random_net(0), _random_net(1)]
+    members = [random_net(0), random_net(1)]
     path = tmp_path / "ens.onnx"
     export_ensemble(members, path, 64)
-    images = _images(tmp_path)
+    images = random_images(tmp_path)
     assert max(ensemble_parity(members, path, images, 64).values()) <= PARITY_TOL
 
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
@@ -77,7 +57,7 @@ def test_int8_keeps_every_members_head_in_fp32(tmp_path: Path) -> None:
     from models.fire.quantize import nodes_to_exclude
 
     path = tmp_path / "ens.onnx"
-    export_ensemble([_random_net(0), _random_net(1)], path, 64)
+    export_ensemble([random_net(0), random_net(1)], path, 64)
     kept = set(nodes_to_exclude(path, "head"))
     graph = onnx.load(str(path)).graph
     heads = [n.name for n in graph.node if "/head/" in n.name]

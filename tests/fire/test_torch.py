@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import SharedData
+from tests.fire.smoke_training import random_images, random_net, smoke_config, smoke_split
 
 torch = pytest.importorskip("torch")
 
@@ -18,26 +19,11 @@ pytestmark = pytest.mark.torch
 
 def test_export_parity_scores_features_and_cam(tmp_path: Path) -> None:
     from models.fire.export import PARITY_TOL, export_onnx, parity
-    from models.fire.net import FireNet
 
-    torch.manual_seed(0)
-    net = FireNet().eval()
-    # random BN statistics so the parity check exercises non-trivial activations
-    for m in net.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.running_mean.uniform_(-0.5, 0.5)
-            m.running_var.uniform_(0.5, 1.5)
+    net = random_net(0)
     path = tmp_path / "fire.onnx"
     export_onnx(net, path, 64)
-    rng = np.random.default_rng(0)
-    images = []
-    for i in range(3):
-        p = tmp_path / f"img{i}.png"
-        import cv2
-
-        cv2.imwrite(str(p), rng.integers(0, 255, (48 + 16 * i, 80, 3), dtype=np.uint8))
-        images.append(p)
-    diffs = parity(net, path, images, 64)
+    diffs = parity(net, path, random_images(tmp_path), 64)
     assert max(diffs.values()) <= PARITY_TOL, diffs
 
 
@@ -45,30 +31,13 @@ def test_export_parity_scores_features_and_cam(tmp_path: Path) -> None:
 def test_smoke_training_runs_and_is_reproducible(
     shared_data: SharedData, tmp_path: Path
 ) -> None:
-    from models.fire.data import Split, load_yolo_split
     from models.fire.train import TrainConfig, train
 
-    # a handful of labelled images, no de-duplication pass: this checks the training loop
-    pool = load_yolo_split(shared_data.path("datasets/fire_smoke/valid"), "valid")
-    kinds = {s.kind: s for s in pool}
-    fit = [*pool[:3], kinds["fire"], kinds["smoke"]]
-    split = Split(fit=fit, val=pool[-3:], test=[], heldout_negatives=[])
+    split = smoke_split(shared_data)
 
     def cfg(out: str) -> TrainConfig:
-        return TrainConfig(
-            data=shared_data.path("datasets/fire_smoke"),
-            out=tmp_path / out,
-            pretrained=shared_data.path("models/mobilenet_v2-b0353104.pth"),
-            epochs=1,
-            batch_size=4,
-            input_size=96,
-            max_images=8,
-            max_steps=2,
-            threads=1,
-            progress=False,
-            cam_loss=0.5,  # the box-supervised CAM path of the shipped model
-            cam_neg_loss=0.5,
-        )
+        # the box-supervised CAM path of the shipped model
+        return smoke_config(shared_data, tmp_path / out, cam_loss=0.5, cam_neg_loss=0.5)
 
     t0 = time.monotonic()
     first = train(cfg("a"), split)
