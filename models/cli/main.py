@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "models.cli.fire_cmd",
     "models.cli.data_cmd",
     "models.cli.eval_cmd",
+    "models.cli.convert_cmd",
 ]
 
 

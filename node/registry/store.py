@@ -66,6 +66,7 @@ class ModelStatus:
     license: str
     source: str | None
     imported: bool
+    obtain: str | None = None
 
 
 @dataclass(frozen=True)
@@ -150,6 +151,7 @@ class ModelStore:
             license=entry.manifest.license,
             source=self.source(name),
             imported=name not in self._builtin,
+            obtain=entry.obtain,
         )
 
     # --- verify, pull, ensure -----------------------------------------------------------------
@@ -181,11 +183,12 @@ class ModelStore:
         sha = entry.manifest.sha256
         source = self.source(name)
         if source is None:
+            make = f"make it with `{entry.obtain}`, then " if entry.obtain else ""
             raise FetchFailedError(
                 name,
                 "(no pinned URL)",
                 f"upstream publishes no direct download; set {MIRROR_ENV} to a folder or URL "
-                f"holding {entry.file}, or run `citywatch models import FILE --name {name}`",
+                f"holding {entry.file}, or {make}run `citywatch models import FILE --name {name}`",
             )
         if sha is None:
             raise ModelError(f"model {name} has no sha256 in its manifest: refusing to download")
