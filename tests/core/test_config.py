@@ -32,6 +32,12 @@ def test_defaults_are_valid() -> None:
             "cameras:\n  - {name: a, source: x}\n  - {name: a, source: y}\n",
             "camera names must be unique",
         ),
+        (
+            "commands:\n  require_signature: true\n",
+            "commands: Value error, require_signature is true but there is no secret: set the "
+            "environment variable CITYWATCH__COMMANDS__SECRET (or commands.secret)",
+        ),
+        ("commands:\n  require_signature: true\n  secret: ''\n", "CITYWATCH__COMMANDS__SECRET"),
         ("- just\n- a list\n", "top level must be a mapping"),
         ("mqtt: [\n", "not valid YAML"),
     ],
@@ -55,6 +61,7 @@ def test_env_overrides_secrets_and_types(tmp_path: Path) -> None:
             "CITYWATCH__MQTT__PASSWORD": "s3cret",
             "CITYWATCH__MQTT__PORT": "8883",
             "CITYWATCH__COMMANDS__REQUIRE_SIGNATURE": "true",
+            "CITYWATCH__COMMANDS__SECRET": "hmac-key",
             "UNRELATED": "x",
         },
     )
@@ -63,6 +70,7 @@ def test_env_overrides_secrets_and_types(tmp_path: Path) -> None:
     assert cfg.mqtt.port == 8883
     assert cfg.commands.require_signature is True
     assert "s3cret" not in cfg.model_dump_json()
+    assert "hmac-key" not in cfg.model_dump_json()
 
 
 def test_env_override_with_unknown_key_is_named(tmp_path: Path) -> None:
@@ -70,7 +78,9 @@ def test_env_override_with_unknown_key_is_named(tmp_path: Path) -> None:
         load_config(write(tmp_path, "{}\n"), environ={"CITYWATCH__MQTT__PASWORD": "x"})
 
 
-def test_config_check_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_config_check_cli(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     good = write(tmp_path, "node_id: n1\ncameras:\n  - {name: front, source: video.mp4}\n")
     assert main(["config", "check", str(good)]) == 0
     assert "OK" in capsys.readouterr().out
@@ -79,6 +89,12 @@ def test_config_check_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert main(["config", "check", str(bad)]) == 2
     out = capsys.readouterr().out
     assert "cameras.0.lop: unknown key" in out
+    signed = write(tmp_path, "commands: {require_signature: true}\n")
+    monkeypatch.delenv("CITYWATCH__COMMANDS__SECRET", raising=False)
+    assert main(["config", "check", str(signed)]) == 2
+    assert "CITYWATCH__COMMANDS__SECRET" in capsys.readouterr().out
+    monkeypatch.setenv("CITYWATCH__COMMANDS__SECRET", "hmac-key")
+    assert main(["config", "check", str(signed)]) == 0
 
 
 def test_config_reference_lists_every_section(capsys: pytest.CaptureFixture[str]) -> None:
