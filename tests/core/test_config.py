@@ -21,6 +21,22 @@ def test_defaults_are_valid() -> None:
     assert cfg.broker.bind == "127.0.0.1"
 
 
+def test_data_dir_follows_the_xdg_convention(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("XDG_DATA_HOME", raising=False)
+    assert parse_config({}, environ={}).data_dir == str(
+        tmp_path / "home" / ".local" / "share" / "citywatch"
+    )
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    assert parse_config({}, environ={}).data_dir == str(tmp_path / "xdg" / "citywatch")
+    # the image's and the user's overrides still win
+    env = {"CITYWATCH__DATA_DIR": "/var/lib/citywatch"}
+    assert parse_config({}, environ=env).data_dir == "/var/lib/citywatch"
+    assert parse_config({"data_dir": "d"}, environ={}).data_dir == "d"
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
