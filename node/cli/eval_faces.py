@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
 
@@ -26,8 +27,6 @@ def register(esub: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    import sys
-
     import numpy as np
 
     from node.cli.faces_cmd import face_engine
