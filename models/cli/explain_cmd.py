@@ -35,11 +35,11 @@ def register(sub: Any) -> None:
     g.add_argument("--source", type=Path, default=DEFAULT_SOURCE,
                    help="Classifier ONNX (default: %(default)s).")  # fmt: skip
     g.add_argument("--layer", default=DEFAULT_LAYER,
-                   help="Tensor whose activations Grad-CAM weighs (default: %(default)s).")  # fmt: skip
+                   help="Tensor Grad-CAM weighs (default: %(default)s).")  # fmt: skip
     g.add_argument("--out", type=Path, default=DEFAULT_OUT,
                    help="ONNX to write (default: %(default)s).")  # fmt: skip
     g.add_argument("--check-images", type=Path, default=None,
-                   help="Folder of images to check the gradients on (default: random inputs).")  # fmt: skip
+                   help="Images to check the gradients on (default: random pictures).")  # fmt: skip
     g.set_defaults(func=_export)
 
 

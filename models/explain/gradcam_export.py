@@ -86,7 +86,8 @@ class OnnxModule(torch.nn.Module):
             self._register(f"c{i}", init.name, numpy_helper.to_array(init))
         for i, node in enumerate(g.node):
             if node.op_type == "Constant":
-                self._register(f"k{i}", node.output[0], numpy_helper.to_array(_attrs(node)["value"]))
+                value = numpy_helper.to_array(_attrs(node)["value"])
+                self._register(f"k{i}", node.output[0], value)
 
     def _register(self, key: str, name: str, value: np.ndarray) -> None:
         self.register_buffer(key, torch.from_numpy(np.array(value)))
