@@ -42,7 +42,7 @@ SUPPORT: dict[ExplainModel, tuple[ExplainMethod, ...]] = {
 }
 # Forward passes per method when the request names none (timings: docs/explain.md).
 DEFAULT_BUDGET: dict[ExplainMethod, int] = {
-    "cam": 1, "gradcam": 1, "rise": 1000, "drise": 500, "occlusion": 256, "lime": 500,
+    "cam": 1, "gradcam": 1, "rise": 500, "drise": 300, "occlusion": 225, "lime": 300,
 }  # fmt: skip
 MAX_BUDGET = 4000
 DETECTORS: tuple[ExplainModel, ...] = ("objects", "suspect")

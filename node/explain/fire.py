@@ -24,6 +24,7 @@ from node.fire.model import FireModel
 
 FIRE_BATCH = 16
 FIRE_MASK_CELLS = 8
+SATURATION = 1e-7
 
 
 class GradientSession(Protocol):
@@ -49,8 +50,19 @@ def working_image(model: FireModel, image: Image) -> Image:
     return np.asarray(cv2.resize(image, (s, s), interpolation=cv2.INTER_AREA), dtype=np.uint8)
 
 
-def fire_subject(model: FireModel, image: Image, k: int) -> Subject:
-    """Score = the sigmoid score of class ``k``."""
+def logit(p: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    """The inverse of the sigmoid, clipped where float32 saturates."""
+    q = np.clip(p.astype(np.float64), SATURATION, 1.0 - SATURATION)
+    return np.asarray(np.log(q / (1.0 - q)), dtype=np.float32)
+
+
+def fire_subject(model: FireModel, image: Image, k: int, logits: bool = True) -> Subject:
+    """Score = class ``k``'s logit (``logits``) or its sigmoid score.
+
+    Perturbation methods explain the logit, like CAM and Grad-CAM: on a frame the model is sure
+    of (scores of 0.99 and more are common) the sigmoid is flat, and masks that halve the
+    evidence would barely move it. Deletion/insertion curves use the score (probabilities, as
+    in the RISE paper)."""
     m = model.manifest
     h, w = image.shape[:2]
     mean_bgr = (m.mean[2] * 255.0, m.mean[1] * 255.0, m.mean[0] * 255.0)
@@ -58,7 +70,8 @@ def fire_subject(model: FireModel, image: Image, k: int) -> Subject:
     def score(batch: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
         x = np.concatenate([model.input_for(img) for img in batch])
         scores, _ = model.backend.run(x)
-        return np.asarray(scores[:, k], dtype=np.float32)
+        p = np.asarray(scores[:, k], dtype=np.float32)
+        return logit(p) if logits else p
 
     return Subject(
         model="fire",

@@ -19,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from node.fire.cam import heatmap_overlay, normalize_cam, upsample
+from schemas.explain import ExplainMethod, ExplainModel
 
 FloatMap = npt.NDArray[np.float32]
 Image = npt.NDArray[np.uint8]
@@ -91,8 +92,8 @@ class Explanation:
     """One explanation of one score. ``heat`` is in image pixels, ``working`` in the pixels the
     model saw (deletion/insertion curves perturb those). eq=False: arrays inside."""
 
-    method: str
-    model: str
+    method: ExplainMethod
+    model: ExplainModel
     target: str
     heat: FloatMap
     working: FloatMap
