@@ -58,6 +58,7 @@ def _box(text: str) -> tuple[float, float, float, float]:
 
 def _explain(args: argparse.Namespace) -> int:
     import cv2
+    import numpy as np
 
     from node.config import ConfigError, load_config
     from node.explain import Explainer, ExplainError, ExplainRequest
@@ -74,9 +75,10 @@ def _explain(args: argparse.Namespace) -> int:
 
     if args.budget_masks is not None and args.budget_masks < 1:
         return fail("--budget-masks must be >= 1")
-    image = cv2.imread(str(args.image), cv2.IMREAD_COLOR)
-    if image is None:
+    read = cv2.imread(str(args.image), cv2.IMREAD_COLOR)
+    if read is None:
         return fail(f"{args.image}: not a readable image")
+    image = np.asarray(read, dtype=np.uint8)
     req = ExplainRequest(
         model=args.model, method=args.method, target=args.target, box=args.box,
         identity=args.identity, budget=args.budget_masks, seed=args.seed,
