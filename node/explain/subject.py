@@ -30,7 +30,8 @@ ScoreBatch = Callable[[npt.NDArray[np.uint8]], npt.NDArray[np.float32]]
 class Subject:
     """``score`` maps (N, h, w, 3) uint8 BGR working images to (N,) scores of the target.
 
-    ``to_image`` maps a working map to the original image's pixels. ``mask_cells`` is the side
+    ``fill`` is what a removed pixel becomes. ``to_image`` maps a working map to the original
+    image's pixels. ``mask_cells`` is the side
     (in cells) of RISE's random grids that suits this model's input (coarser than its receptive
     field, finer than its objects). ``batch`` is how many images one ``score`` call may take.
     """
@@ -38,7 +39,7 @@ class Subject:
     model: str
     target: str
     working: Image
-    fill: BGR
+    fill: BGR | Image  # a colour, or an image of the working size (insertion's blurred start)
     score: ScoreBatch
     to_image: Callable[[FloatMap], FloatMap]
     batch: int = 16
