@@ -37,6 +37,7 @@ from models.fire.data import (
     near_duplicate_pairs,
     split_weapon_groups,
 )
+from node.boxes import iou
 from node.fire.cam import CAM_REGIONS, CamRegion, cam_box
 from node.fire.model import FireManifest, FireModel, OrtFireBackend
 from node.fire.smoothing import KOfNAlarm, SmoothingParams
@@ -74,7 +75,7 @@ def _read(path: Path) -> npt.NDArray[np.uint8]:
     return np.asarray(img, dtype=np.uint8)
 
 
-def box_iou(
+def cam_iou(
     cam: npt.NDArray[np.float32],
     width: int,
     height: int,
@@ -89,7 +90,7 @@ def box_iou(
     box = cam_box(cam, width, height, cam_threshold, cam_region)
     norm = (box[0] / width, box[1] / height, box[2] / width, box[3] / height)
     return max(
-        metrics.iou(norm, metrics.enclosing(boxes)), max(metrics.iou(norm, b) for b in boxes)
+        iou(norm, metrics.enclosing(boxes)), max(iou(norm, b) for b in boxes)
     )
 
 
@@ -107,7 +108,7 @@ def score_samples(
         pred = model.predict(img)
         h, w = img.shape[:2]
         ious = [
-            box_iou(model.localisation_map(pred.features, k), w, h, b, cam_threshold, cam_region)
+            cam_iou(model.localisation_map(pred.features, k), w, h, b, cam_threshold, cam_region)
             for k, b in ((fire_k, s.fire_boxes), (smoke_k, s.smoke_boxes))
         ]
         out.append(Scored(s.path.name, pred.scores, s.target, ious[0], ious[1]))
@@ -403,8 +404,8 @@ def cam_sweep(
             for cam, w, h, s in cams:
                 b = cam_box(cam, w, h, t, region)
                 norm = (float(b[0]) / w, float(b[1]) / h, float(b[2]) / w, float(b[3]) / h)
-                union = metrics.iou(norm, metrics.enclosing(s.fire_boxes)) >= IOU_HIT
-                best = max(metrics.iou(norm, fb) for fb in s.fire_boxes) >= IOU_HIT
+                union = iou(norm, metrics.enclosing(s.fire_boxes)) >= IOU_HIT
+                best = max(iou(norm, fb) for fb in s.fire_boxes) >= IOU_HIT
                 union_hits += union
                 best_hits += best
                 either_hits += union or best  # what score_samples' hit rate counts

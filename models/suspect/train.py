@@ -268,6 +268,9 @@ def grid_of(size: int, strides: tuple[int, ...]) -> tuple[torch.Tensor, torch.Te
 
 
 def pair_iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Pairwise IoU on torch tensors, for SimOTA and the IoU loss: they need autograd and the
+    training device, which ``node.boxes.box_iou`` (numpy, the one used everywhere else) cannot
+    give. Same formula, with 1e-9 in the union as YOLOX has it."""
     lt = torch.max(a[:, None, :2], b[None, :, :2])
     rb = torch.min(a[:, None, 2:], b[None, :, 2:])
     inter = (rb - lt).clamp(min=0).prod(2)

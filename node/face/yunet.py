@@ -20,6 +20,8 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from node.detect.nms import nms
+
 F32 = npt.NDArray[np.float32]
 Runner = Callable[[dict[str, F32]], dict[str, F32]]
 
@@ -124,30 +126,6 @@ def decode(
     )
 
 
-def iou_one_to_many(box: F32, boxes: F32) -> F32:
-    x1 = np.maximum(box[0], boxes[:, 0])
-    y1 = np.maximum(box[1], boxes[:, 1])
-    x2 = np.minimum(box[2], boxes[:, 2])
-    y2 = np.minimum(box[3], boxes[:, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    area = (box[2] - box[0]) * (box[3] - box[1])
-    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    out: F32 = (inter / np.maximum(area + areas - inter, 1e-9)).astype(np.float32)
-    return out
-
-
-def nms(boxes: F32, scores: F32, iou_threshold: float, top_k: int) -> npt.NDArray[np.intp]:
-    """Greedy non-maximum suppression; indices of kept boxes, best first."""
-    order = np.argsort(-scores, kind="stable")
-    keep: list[int] = []
-    while order.size and len(keep) < top_k:
-        i = int(order[0])
-        keep.append(i)
-        rest = order[1:]
-        order = rest[iou_one_to_many(boxes[i], boxes[rest]) <= iou_threshold]
-    return np.asarray(keep, dtype=np.intp)
-
-
 def to_frame(det: FaceDetections, lb: Letterbox) -> FaceDetections:
     """Map input-pixel detections back to the frame and clip boxes to it."""
     boxes = det.boxes / lb.scale
@@ -172,5 +150,5 @@ class YuNetDetector:
         cand = decode(raw, self.size, self.score_threshold)
         if len(cand) == 0:
             return cand
-        keep = nms(cand.boxes, cand.scores, self.nms_threshold, self.top_k)
+        keep = nms(cand.boxes, cand.scores, self.nms_threshold, top_k=self.top_k)
         return to_frame(cand.take(keep), lb)
