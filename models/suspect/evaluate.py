@@ -144,9 +144,9 @@ class OnnxDetector:
     def predict(
         self, image: npt.NDArray[Any], classes: Sequence[str], score_threshold: float = 0.01
     ) -> Prediction:
-        from node.detect.preprocess import letterbox
+        from node.detect.preprocess import preprocess
 
-        lb = letterbox(image, self.input_hw)
+        lb = preprocess(image, self.input_hw)
         return raw_to_prediction(
             self.raw(lb.tensor), self.input_hw, lb.ratio, lb.frame_hw, self.labels, classes,
             score_threshold,

@@ -16,11 +16,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 import numpy.typing as npt
 
 from node.detect.nms import nms
+from node.inference.letterbox import Letterbox, letterbox
 
 F32 = npt.NDArray[np.float32]
 Runner = Callable[[dict[str, F32]], dict[str, F32]]
@@ -62,29 +62,12 @@ class FaceDetections:
         return FaceDetections(self.boxes[idx], self.scores[idx], self.landmarks[idx])
 
 
-@dataclass(frozen=True)
-class Letterbox:
-    """How a frame was placed into the model input: input = frame * scale (top-left)."""
-
-    scale: float
-    frame_w: int
-    frame_h: int
-
-
-def letterbox(image: npt.NDArray[np.uint8], size: int = 320) -> tuple[F32, Letterbox]:
+def preprocess(image: npt.NDArray[np.uint8], size: int = 320) -> tuple[F32, Letterbox]:
     """BGR uint8 HxWx3 → (1,3,size,size) float32 blob, aspect kept, padded bottom/right."""
-    h, w = image.shape[:2]
-    if h == 0 or w == 0:
-        raise ValueError(f"empty image {image.shape}")
-    scale = size / max(h, w)
-    nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
     # INTER_AREA averages source pixels: the single-step equivalent of "shrink first", no aliasing
-    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-    resized = cv2.resize(image, (nw, nh), interpolation=interp)
-    canvas = np.zeros((size, size, 3), np.uint8)
-    canvas[:nh, :nw] = resized
+    canvas, lb = letterbox(image, (size, size), interpolation="area_when_shrinking")
     blob = canvas.transpose(2, 0, 1)[None].astype(np.float32)
-    return blob, Letterbox(scale=scale, frame_w=w, frame_h=h)
+    return blob, lb
 
 
 def _priors(stride: int, size: int) -> tuple[F32, F32]:
@@ -128,10 +111,11 @@ def decode(
 
 def to_frame(det: FaceDetections, lb: Letterbox) -> FaceDetections:
     """Map input-pixel detections back to the frame and clip boxes to it."""
-    boxes = det.boxes / lb.scale
-    boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, lb.frame_w)
-    boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, lb.frame_h)
-    return FaceDetections(boxes.astype(np.float32), det.scores, det.landmarks / lb.scale)
+    frame_h, frame_w = lb.frame_hw
+    boxes = det.boxes / lb.scale_x
+    boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, frame_w)
+    boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, frame_h)
+    return FaceDetections(boxes.astype(np.float32), det.scores, det.landmarks / lb.scale_x)
 
 
 @dataclass
@@ -145,7 +129,7 @@ class YuNetDetector:
     top_k: int = 50
 
     def detect(self, image: npt.NDArray[np.uint8]) -> FaceDetections:
-        blob, lb = letterbox(image, self.size)
+        blob, lb = preprocess(image, self.size)
         raw = self.run({INPUT_NAME: blob})
         cand = decode(raw, self.size, self.score_threshold)
         if len(cand) == 0:

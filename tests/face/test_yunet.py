@@ -12,7 +12,7 @@ import pytest
 from node.boxes import box_iou
 from node.detect.nms import nms
 from node.face.engine import FaceEngine
-from node.face.yunet import STRIDES, YuNetDetector, decode, letterbox
+from node.face.yunet import STRIDES, YuNetDetector, decode, preprocess
 from tests.conftest import SharedData
 
 
@@ -53,9 +53,9 @@ def test_nms_keeps_best_of_overlaps(top_k: int, kept: list[int]) -> None:
 @pytest.mark.parametrize("shape", [(480, 640), (640, 480), (100, 1000), (320, 320)])
 def test_letterbox_scale_maps_back(shape: tuple[int, int]) -> None:
     img = np.zeros((*shape, 3), np.uint8)
-    blob, lb = letterbox(img, 320)
+    blob, lb = preprocess(img, 320)
     assert blob.shape == (1, 3, 320, 320)
-    assert lb.scale == pytest.approx(320 / max(shape))
+    assert lb.scale_x == pytest.approx(320 / max(shape))
 
 
 @pytest.mark.shared_data
