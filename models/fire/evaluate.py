@@ -41,6 +41,7 @@ from node.boxes import iou
 from node.fire.cam import CAM_REGIONS, CamRegion, cam_box
 from node.fire.model import FireManifest, FireModel, OrtFireBackend
 from node.fire.smoothing import KOfNAlarm, SmoothingParams
+from node.inference.session import SessionOptions
 from schemas.config.fire import FireConfig
 
 IOU_HIT = 0.3
@@ -63,9 +64,15 @@ def load_model(
     manifest = FireManifest.load(manifest_path)
     file_name = manifest.files[precision]
     backend = OrtFireBackend(
-        manifest_path.parent / file_name, threads, manifest.sha256.get(file_name)
+        manifest_path.parent / file_name, cpu_options(threads), manifest.sha256.get(file_name)
     )
     return FireModel(manifest, backend, classifier_cam)
+
+
+def cpu_options(threads: int) -> SessionOptions:
+    """Evaluation runs on the CPU, whatever the machine has: the model card's figures are CPU
+    figures, and a GPU (or TensorRT FP16) would move scores in the last decimals."""
+    return SessionOptions(intra_op_threads=threads, providers=("cpu",))
 
 
 def _read(path: Path) -> npt.NDArray[np.uint8]:
@@ -254,7 +261,7 @@ def latency_compare(
     files: dict[str, Path], input_size: int, runs: int = 60, threads: int = 1
 ) -> dict[str, Any]:
     """Median ms per image at batch 1, interleaving the files so both see the same CPU load."""
-    sessions = {k: OrtFireBackend(p, threads) for k, p in files.items()}
+    sessions = {k: OrtFireBackend(p, cpu_options(threads)) for k, p in files.items()}
     x = np.random.default_rng(0).standard_normal((1, 3, input_size, input_size)).astype(np.float32)
     for s in sessions.values():
         for _ in range(5):
