@@ -8,6 +8,7 @@ short aliases ``tensorrt``, ``cuda``, ``cpu``). This module is the only place th
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 from node.inference.errors import ProviderUnavailableError
 from schemas.config.models import CudaConfig, TensorrtConfig
@@ -63,7 +64,7 @@ def provider_options(name: str, tensorrt: TensorrtConfig, cuda: CudaConfig) -> d
         }
         if tensorrt.engine_cache_dir:
             options["trt_engine_cache_enable"] = "True"
-            options["trt_engine_cache_path"] = tensorrt.engine_cache_dir
+            options["trt_engine_cache_path"] = str(Path(tensorrt.engine_cache_dir).expanduser())
         return options
     if name == CUDA:
         return {"device_id": str(cuda.device_id)}

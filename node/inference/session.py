@@ -119,14 +119,14 @@ def open_session(path: str | Path, options: SessionOptions) -> Any:
     import onnxruntime as ort
 
     providers = options.provider_specs()
-    for name, provider_opts in providers:
-        if name == TENSORRT and "trt_engine_cache_path" in provider_opts:
-            Path(provider_opts["trt_engine_cache_path"]).mkdir(parents=True, exist_ok=True)
     try:
+        for name, provider_opts in providers:
+            if name == TENSORRT and "trt_engine_cache_path" in provider_opts:
+                Path(provider_opts["trt_engine_cache_path"]).mkdir(parents=True, exist_ok=True)
         return ort.InferenceSession(
             str(path), sess_options=make_ort_options(options), providers=providers
         )
-    except Exception as err:  # ORT raises plain Exception subclasses per cause
+    except Exception as err:  # ORT raises plain Exception subclasses per cause; or an OSError
         raise ModelLoadError(str(path), str(err).strip() or type(err).__name__) from err
 
 
