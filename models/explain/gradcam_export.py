@@ -250,12 +250,12 @@ def check_export(
 ) -> ExportCheck:
     """Run ``images`` (1, C, H, W float32 model inputs) through the exported graph, the torch
     module with plain autograd, and the source model; report the largest differences."""
-    import onnxruntime as ort  # the workshop may open sessions itself: this is not the node
+    from node.inference.session import SessionOptions, open_session
 
     net, model = load_module(source)
     classes = int(model.graph.output[0].type.tensor_type.shape.dim[1].dim_value)
-    ours = ort.InferenceSession(str(exported), providers=["CPUExecutionProvider"])
-    src = ort.InferenceSession(str(source), providers=["CPUExecutionProvider"])
+    cpu = SessionOptions(intra_op_threads=1, providers=("cpu",))
+    ours, src = open_session(exported, cpu), open_session(source, cpu)
     from node.explain.gradcam import grad_cam
 
     g_err = a_err = s_err = scale = m_err = 0.0

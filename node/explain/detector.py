@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-from node.detect.detections import box_iou
-from node.detect.preprocess import letterbox
+from node.boxes import box_iou
+from node.detect.preprocess import preprocess
 from node.detect.yolox import DetectorSession, decode, detect
 from node.explain.drise import DetectionTarget, detection_similarity
 from node.explain.errors import TargetError, UnsupportedError
@@ -88,7 +88,7 @@ def detector_subject(
 ) -> Subject:
     """Score = ``detection_similarity`` to the chosen detection."""
     input_hw, _, pad, dec = _geometry(session)
-    lb = letterbox(image, input_hw, pad)
+    lb = preprocess(image, input_hw, pad)
     canvas = np.ascontiguousarray(lb.tensor[0].transpose(1, 2, 0)).astype(np.uint8)
     labels = session.manifest.labels or [str(i) for i in range(dec.num_classes)]
     target = choose_target(session, image, canvas, lb.ratio, labels, label, box)

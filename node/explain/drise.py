@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from node.detect.detections import box_iou
+from node.boxes import box_iou
 from node.explain.maps import FloatMap
 from node.explain.rise import KEEP_PROBABILITY, explain_rise
 from node.explain.subject import Budget, Subject
