@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from schemas.commands import CommandEnvelope, Reply
 from schemas.config import NodeConfig
 from schemas.events import Event
+from schemas.explain import ExplainReport
 from schemas.manifest import ModelManifest
 from schemas.status import CameraStatus, NodeStats
 
@@ -25,6 +26,7 @@ def contracts() -> dict[str, type[BaseModel]]:
         "manifest": ModelManifest,
         "camera_status": CameraStatus,
         "stats": NodeStats,
+        "explanation": ExplainReport,
     }
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import cv2
 import numpy as np
 import numpy.typing as npt
 
@@ -78,13 +77,6 @@ def overlay(image: Image, heat: FloatMap, box: Box | None = None) -> Image:
     """The image with the map blended in as a JET heatmap, and the mass box drawn."""
     drawn = None if box is None else np.asarray(box, dtype=np.float32)
     return heatmap_overlay(image, normalize_cam(heat), box=drawn)
-
-
-def encode_jpeg(image: Image, quality: int = 85) -> bytes:
-    ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
-    if not ok:
-        raise ValueError(f"JPEG encoding failed for an image of shape {image.shape}")
-    return bytes(buf.tobytes())
 
 
 @dataclass(frozen=True, eq=False)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from node.explain.maps import Explanation, Image, encode_jpeg, overlay
+from node.explain.maps import Explanation, Image, overlay
 from schemas.explain import ExplainReport
 
 
@@ -34,7 +34,3 @@ def report(
 def overlay_image(image: Image, e: Explanation) -> Image:
     """The image with the map blended in and the mass box drawn."""
     return overlay(image, e.heat, e.box)
-
-
-def overlay_jpeg(image: Image, e: Explanation, quality: int = 85) -> bytes:
-    return encode_jpeg(overlay_image(image, e), quality)

@@ -42,6 +42,16 @@ class Topics:
         """Latest snapshot of an event type (JPEG), for HA `image` entities."""
         return self.sub(f"events/{event_type}/snapshot")
 
+    @property
+    def explain_image(self) -> str:
+        """The latest explanation's overlay (JPEG), for HA's `image` entity."""
+        return self.sub("explain/image")
+
+    @property
+    def explain_report(self) -> str:
+        """The latest explanation's report (JSON, ``schemas.explain.ExplainReport``)."""
+        return self.sub("explain/report")
+
     def state(self, name: str) -> str:
         return self.sub(f"state/{name}")
 
