@@ -23,7 +23,7 @@ import numpy as np
 import onnxruntime as ort
 
 from node.bench import movement_latency
-from node.movement.analytic import PoseEstimator
+from node.movement.pose_estimator import PoseEstimator
 from node.movement.classifier import DEFAULT_SIDECAR, MovementClassifier
 
 
