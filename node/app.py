@@ -148,8 +148,11 @@ class Node:
         self.analytics_failed = built.failed
         # Tapped: an analytic's overlay image (fire heatmap) reaches the snapshot renderer.
         self.factories = [self._overlays.wrap(f) for f in built.factories]
+        # A switch is ON only for an analytic that runs: a failed one is OFF (retained, so an
+        # ON left by an earlier run is replaced).
         for name in enabled_names(c):
-            await self._set_state(toggle_state_suffix("analytic", name), on_off(True))
+            running = name not in built.failed
+            await self._set_state(toggle_state_suffix("analytic", name), on_off(running))
         if self.dispatcher is not None:  # model_swap/_rollback, retained `state/model/<slot>`
             models = register_model_commands(self.dispatcher, self.loader, link.set_state)
             await models.publish_all()
