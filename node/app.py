@@ -26,7 +26,7 @@ from pydantic import ValidationError
 
 from node.analytics.base import AnalyticFactory
 from node.analytics.registry import BuildContext, build_enabled_tolerant, enabled_names
-from node.broker import EmbeddedBroker
+from node.broker import DEFAULT_PORT, EmbeddedBroker
 from node.clock import Clock, SystemClock
 from node.commands import CommandDispatcher
 from node.commands.channel import open_commands
@@ -58,13 +58,24 @@ GATE_TICK_S = 1.0
 
 
 class Node:
-    """The running node. ``async with Node(config) as node: await node.wait()``."""
+    """The running node. ``async with Node(config) as node: await node.wait()``.
 
-    def __init__(self, config: NodeConfig, *, clock: Clock | None = None) -> None:
+    ``default_broker_port``: where the embedded broker listens when ``broker.port`` is unset
+    (it moves to a free port when this one is taken); tests inject one.
+    """
+
+    def __init__(
+        self,
+        config: NodeConfig,
+        *,
+        clock: Clock | None = None,
+        default_broker_port: int = DEFAULT_PORT,
+    ) -> None:
         self.config = config
         self.clock = clock or SystemClock()
         self.topics = Topics(config.mqtt.topic_prefix, config.node_id)
         self.data_dir = Path(config.data_dir)
+        self._default_broker_port = default_broker_port
         self.broker: EmbeddedBroker | None = None
         self.link: MqttLink | None = None
         self.outbox: Outbox | None = None
@@ -173,7 +184,7 @@ class Node:
         c = self.config
         if c.mqtt.host is not None:
             return BrokerAddress(c.mqtt.host, c.mqtt.port), c.mqtt.protocol
-        self.broker = EmbeddedBroker(c.broker)
+        self.broker = EmbeddedBroker(c.broker, default_port=self._default_broker_port)
         await self.broker.start()
         if c.mqtt.protocol == "5":
             log.warning("mqtt.protocol 5 ignored: the embedded broker speaks MQTT 3.1.1 only")

@@ -22,7 +22,8 @@ def register(sub: Any) -> None:
         help="Run the node (cameras -> models -> MQTT).",
         description=(
             "Run the node. With no MQTT host configured, an embedded broker is started on "
-            "127.0.0.1 so the node works out of the box."
+            "127.0.0.1:1883 so the node works out of the box; when 1883 is taken (another "
+            "broker already runs) it starts on a free port, and the banner says which."
         ),
     )
     p.add_argument("--config", "-c", help="YAML config file (default: built-in defaults).")
@@ -36,7 +37,11 @@ def register(sub: Any) -> None:
     p.add_argument("--loop", action="store_true", help="Loop file sources given with --source.")
     p.add_argument("--node-id", help="Override node_id.")
     p.add_argument("--mqtt-host", help="Use this broker instead of the embedded one.")
-    p.add_argument("--mqtt-port", type=int, help="Broker port (external or embedded).")
+    p.add_argument(
+        "--mqtt-port",
+        type=int,
+        help="Broker port (external or embedded; an embedded broker refuses a taken port).",
+    )
     p.add_argument(
         "--analytics",
         help="Comma-separated analytics to enable (e.g. `objects,fire`); others keep the config.",
@@ -98,8 +103,15 @@ def describe(node: Node) -> str:
     c, t = node.config, node.topics
     addr = node.broker_address
     where = "embedded amqtt broker" if node.broker is not None else "external broker"
-    lines = [
-        f"citywatch node {c.node_id!r}: {where} at {addr.host}:{addr.port}",
+    lines = [f"citywatch node {c.node_id!r}: {where} at {addr.host}:{addr.port}"]
+    if node.broker is not None and node.broker.moved_from is not None:
+        taken = node.broker.moved_from
+        lines.append(
+            f"  NOTE: port {taken} is taken (another MQTT broker?), so the embedded broker "
+            f"listens on port {addr.port} instead. To use the broker on {taken}: "
+            f"--mqtt-host 127.0.0.1 --mqtt-port {taken}"
+        )
+    lines += [
         f"  data dir: {node.data_dir}  (outbox: {node.outbox.path if node.outbox else '-'})",
         "  cameras: " + (", ".join(f"{x.name}={x.source}" for x in c.cameras) or "none"),
         "  analytics: " + (", ".join(f.name for f in node.factories) or "none"),
