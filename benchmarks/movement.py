@@ -23,8 +23,8 @@ import numpy as np
 import onnxruntime as ort
 
 from node.bench import movement_latency
-from node.movement.pose_estimator import PoseEstimator
 from node.movement.classifier import DEFAULT_SIDECAR, MovementClassifier
+from node.movement.pose_estimator import PoseEstimator
 
 
 def main() -> None:

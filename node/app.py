@@ -134,7 +134,8 @@ class Node:
         )
         self.outbox = Outbox(c.outbox.path or self.data_dir / "outbox.sqlite", c.outbox, self.clock)
         await self.outbox.open()
-        self._spawn(OutboxDrainer(self.outbox, link, inflight=c.outbox.inflight).run(), "drainer")
+        drainer = OutboxDrainer(self.outbox, link, inflight=c.outbox.inflight)
+        self._spawn(drainer.run(), "outbox-drainer")
         await link.set_state(self.topics.schema, json.dumps(all_schemas(), sort_keys=True))
         # The run-time switches: the `set` command's state, whether or not HA reads it.
         for cam in c.cameras:
