@@ -7,7 +7,7 @@
   the share of frames whose score reaches a threshold (``fire`` or ``smoke``), per frame;
 * latency of the FP32 and INT8 files measured in the same run (interleaved, batch 1).
 
-No torch: runs in the node's environment (``citywatch eval fire``).
+No torch: runs in the node's environment (``citywatch-train eval fire``).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Detector evaluation: COCO-style AP per class, P/R at the operating threshold, FPs per image.
 
-Numpy + ONNX Runtime only (``citywatch eval suspect`` runs in the node's environment).
+Numpy + ONNX Runtime only (``citywatch-train eval suspect`` runs in the node's environment).
 
 * AP: predictions of a class sorted by score over the whole set, greedily matched to the unmatched
   ground truth box of highest IoU at or above the threshold (COCO's rule); precision made
@@ -255,7 +255,7 @@ def false_positives(
             "per_label": per_label, "fp_per_image_at": stricter}  # fmt: skip
 
 
-# --- the whole evaluation (``citywatch eval suspect``) -----------------------------------------
+# --- the whole evaluation (``citywatch-train eval suspect``) -----------------------------------
 
 SUSPECT_COUNT = ("pistol", "long_gun", "knife", "drone")
 

@@ -1,6 +1,6 @@
 """The synthetic generator: paste RGBA object cut-outs onto backgrounds, write YOLO labels + CSV.
 
-Numpy/OpenCV only (the node CLI ``citywatch data mix`` imports it). Per output image:
+Numpy/OpenCV only (``citywatch-train data mix`` runs it without torch). Per output image:
 
 1. pick a background (a frame with no objects; images with no pasted object are hard negatives);
 2. paste 1..``max_objects`` cut-outs: each is scaled (longest side a random fraction of the

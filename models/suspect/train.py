@@ -10,7 +10,7 @@ Data (splits by source clip/session, seed 0, written to ``<out>/splits.json``):
 
 * ``shared/datasets/weapons/train`` (0 = pistol, 1 = knife, 2 = long gun: see ``splits.py``),
   ``shared/datasets/drones`` (0 = drone);
-* optional generated images (``citywatch data mix``), training only.
+* optional generated images (``citywatch-train data mix``), training only.
 
 The trained head predicts ``pistol, long_gun, knife, drone`` only (``HEAD_CLASSES``): ``person``
 comes from YOLOX-nano's own neck and head in the exported :class:`MergedDetector`, which shares
@@ -79,7 +79,8 @@ HEAD_CLASSES = tuple(c for c in CLASSES if c != "person")  # what the trained he
 
 
 def read_generated(folder: Path) -> Dataset:
-    """A ``citywatch data mix`` folder; its ``data.yaml`` class order is remapped to CLASSES."""
+    """A ``citywatch-train data mix`` folder; its ``data.yaml`` class order is remapped to
+    CLASSES."""
     import yaml
 
     names = list(yaml.safe_load((folder / "data.yaml").read_text())["names"])
@@ -611,7 +612,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--shared", type=Path, required=True)
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--cache", type=Path, default=Path("runs/suspect/cache"))
-    p.add_argument("--generated", type=Path, help="A generated YOLO folder (citywatch data mix).")
+    p.add_argument(
+        "--generated", type=Path, help="A generated YOLO folder (citywatch-train data mix)."
+    )
     p.add_argument("--iters", type=int, default=1500)
     p.add_argument("--batch", type=int, default=8)
     p.add_argument(

@@ -119,7 +119,8 @@ def describe(node: Node) -> str:
         f"  availability: {t.availability}   stats: {t.stats}",
         f"  events: {t.event_filter}   schema: {t.schema}",
         f"  commands: {t.command_filter}   replies: {t.reply_filter}",
-        f"  watch: mosquitto_sub -h {addr.host} -p {addr.port} -t '{t.base}/#' -v",
+        f"  watch: mosquitto_sub -h {addr.host} -p {addr.port} -v "
+        + " ".join(f"-t '{f}'" for f in t.watch_filters),
     ]
     return "\n".join(lines)
 
