@@ -63,7 +63,7 @@ from models.suspect.dataset import (
 from models.suspect.evaluate import Truth, detection_metrics, raw_to_prediction
 from models.suspect.splits import CLASSES, make_splits
 from models.suspect.yolox_torch import YoloxNano, load_onnx_weights, with_classes
-from node.detect.preprocess import letterbox
+from node.detect.preprocess import preprocess
 
 # the whole CSPDarknet and the first top-down neck step: shared with YOLOX-nano's own person
 # path in the exported MergedDetector, so they must stay exactly COCO's
@@ -175,7 +175,7 @@ def build_cache(
             img, boxes = rot90(img, boxes, cw)
             h, w = img.shape[:2]
         if jitter_seed is None:
-            lb = letterbox(img, (size, size))
+            lb = preprocess(img, (size, size))
             canvas = lb.tensor[0].transpose(1, 2, 0).astype(np.uint8)
             px = boxes * np.asarray([w, h, w, h], np.float32) * lb.ratio
         else:
@@ -269,6 +269,9 @@ def grid_of(size: int, strides: tuple[int, ...]) -> tuple[torch.Tensor, torch.Te
 
 
 def pair_iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Pairwise IoU on torch tensors, for SimOTA and the IoU loss: they need autograd and the
+    training device, which ``node.boxes.box_iou`` (numpy, the one used everywhere else) cannot
+    give. Same formula, with 1e-9 in the union as YOLOX has it."""
     lt = torch.max(a[:, None, :2], b[None, :, :2])
     rb = torch.min(a[:, None, 2:], b[None, :, 2:])
     inter = (rb - lt).clamp(min=0).prod(2)

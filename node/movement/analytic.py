@@ -19,7 +19,8 @@ import numpy as np
 import numpy.typing as npt
 
 from node.analytics.base import AnalysisResult, Observation
-from node.detect.detections import Detections, box_iou
+from node.boxes import box_iou
+from node.detect.detections import Detections
 from node.detect.yolox import DetectorSession, detect
 from node.frame import Frame
 from node.movement.camera_motion import PanEstimator
@@ -342,5 +343,3 @@ class MovementAnalytic:
             ],
             "counts": dict(self.counts),
         }
-
-

@@ -11,6 +11,7 @@ from typing import Any
 from node.analytics.base import Analytic
 from node.analytics.registry import AnalyticBuilder, BuildContext
 from node.detect.yolox import DetectorSession
+from node.inference.session import SessionOptions
 from node.movement.analytic import MovementAnalytic
 from node.movement.classifier import DEFAULT_SIDECAR, REGISTRY_NAME, MovementClassifier
 from node.movement.escalation import Escalation, escalates_to_faces
@@ -57,8 +58,10 @@ def classifier_from(cfg: MovementConfig, models: Any = None) -> MovementClassifi
     sha256-checked, swappable), checked against the bundled sidecar. Otherwise the file next to
     the sidecar, opened directly (evaluation, benchmarks, a custom classifier)."""
     if cfg.classifier or models is None:
+        options = (SessionOptions(intra_op_threads=cfg.threads) if models is None
+                   else models.session_options(REGISTRY_NAME, intra_op_threads=cfg.threads))
         return MovementClassifier.load(Path(cfg.classifier) if cfg.classifier else DEFAULT_SIDECAR,
-                                       threads=cfg.threads)
+                                       options)
     try:
         handle = models.load(REGISTRY_NAME, analytic="movement.classifier")
     except Exception as err:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from node.detect.detections import box_iou
+from node.boxes import box_iou
 from node.movement.features import Series
 from node.movement.pose import NUM_KEYPOINTS, Poses
 from node.movement.rules import FallMachine

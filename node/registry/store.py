@@ -6,6 +6,7 @@ Layout of ``root`` (default ``$XDG_CACHE_HOME/citywatch/models``)::
     my_detector.onnx           imported models ...
     manifests/my_detector.json ... and their registry entries (file + manifest)
     blobs/<sha256>.onnx        models fetched by URL for a swap, content-addressed
+    tensorrt/                  TensorRT engines built from these models (``models.tensorrt``)
 
 Every file arrives through ``download.fetch`` or ``_install_copy`` (temp file, verify, atomic
 rename), so a name in the store always holds complete, checked bytes.
