@@ -13,6 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from node.boxes import box_iou
+from node.detect.labels import suspect_for
 from node.detect.preprocess import preprocess
 from node.detect.yolox import DetectorSession, decode, detect
 from node.explain.drise import DetectionTarget, detection_similarity
@@ -45,6 +46,15 @@ def _proposals(
     return decode(raw, input_hw, dec.strides, apply_sigmoid=not dec.sigmoid_applied)
 
 
+def detector_class(labels: Sequence[str], node_label: str) -> str | None:
+    """The detector class an event's node label comes from (``bag`` -> ``handbag``)."""
+    for label in labels:
+        meaning = suspect_for(label)
+        if meaning is not None and meaning.label == node_label:
+            return label
+    return None
+
+
 def choose_target(
     session: DetectorSession,
     image: Image,
@@ -58,7 +68,10 @@ def choose_target(
     class whose proposals best match it; without ``box`` the best detection (of ``label`` if
     given). ``canvas`` is ``image`` letterboxed with ``ratio``."""
     if label is not None and label not in labels:
-        raise TargetError(f"unknown class {label!r}; this model's classes: {list(labels)}")
+        model_label = detector_class(labels, label)
+        if model_label is None:
+            raise TargetError(f"unknown class {label!r}; this model's classes: {list(labels)}")
+        label = model_label
     if box is not None:
         target_box = np.asarray(box, dtype=np.float32) * np.float32(ratio)
         if label is not None:

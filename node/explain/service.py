@@ -29,7 +29,6 @@ from typing import Any
 
 from node.commands.dispatcher import CommandContext, CommandDispatcher
 from node.commands.errors import CommandError
-from node.detect.labels import suspect_for
 from node.explain.errors import (
     DeadlineError,
     ExplainError,
@@ -100,15 +99,6 @@ def lower_priority(nice: int) -> Callable[[], None]:
     return init
 
 
-def event_class(model_labels: Sequence[str], node_label: str) -> str | None:
-    """The detector class behind a node label (``bag`` -> ``handbag``), if the model has one."""
-    for label in model_labels:
-        meaning = suspect_for(label)
-        if label == node_label or (meaning is not None and meaning.label == node_label):
-            return label
-    return None
-
-
 @dataclass(frozen=True)
 class Job:
     image: Image
@@ -134,15 +124,14 @@ class ExplainService:
         config: ExplainConfig,
         topics: Topics,
         publish: Publish,
-        latest_frame: Callable[[str], Frame | None],
+        latest_frame: Callable[[str], Awaitable[Frame | None]],
         cameras: Sequence[str],
         analytic_of: Callable[[str], str | None],
         on_events: Mapping[str, ExplainOnEvents] | None = None,
-        detector_labels: Callable[[ExplainModel], Sequence[str]] = lambda _: (),
     ) -> None:
-        """``analytic_of(event_type)`` names the analytic that emits a type; ``on_events`` maps
-        analytic name -> which of its ``new`` events get an explanation; ``detector_labels``
-        gives a detector's class names (to read an event's node label as a model class)."""
+        """``latest_frame(camera)``: the camera's latest frame (``PipelineControl.latest``);
+        ``analytic_of(event_type)`` names the analytic that emits a type; ``on_events`` maps
+        analytic name -> which of its ``new`` events get an explanation."""
         self._explainer = explainer
         self._config = config
         self._topics = topics
@@ -151,7 +140,6 @@ class ExplainService:
         self._cameras = list(cameras)
         self._analytic_of = analytic_of
         self._on_events = dict(on_events or {})
-        self._detector_labels = detector_labels
         self.frames = RecentEventFrames(config.remember_events)
         self._executor = ThreadPoolExecutor(
             max_workers=1,
@@ -177,11 +165,11 @@ class ExplainService:
                 f"budget {p.budget} is more than this node allows (explain.max_budget "
                 f"{self._config.max_budget})",
             )
-        job = self._job(p)
+        job = await self._job(p)
         r = await self._run(job)
         return r.model_dump(mode="json", exclude_none=True)
 
-    def _job(self, p: ExplainParams) -> Job:
+    async def _job(self, p: ExplainParams) -> Job:
         if p.event_id is not None:
             found = self.frames.get(p.event_id)
             if found is None:
@@ -197,7 +185,7 @@ class ExplainService:
         if p.camera not in self._cameras:
             raise CommandError(ErrorCode.NOT_FOUND, f"unknown camera {p.camera!r}; known: "
                                                     f"{self._cameras}")  # fmt: skip
-        frame = self._latest(p.camera)
+        frame = await self._latest(p.camera)
         if frame is None:
             raise CommandError(ErrorCode.UNAVAILABLE, f"no frame from camera {p.camera!r} yet")
         return Job(frame.image, self._request(p, p.model, None), p.camera)
@@ -220,10 +208,8 @@ class ExplainService:
         if event is not None:  # what the event says, unless the request says otherwise
             if box is None and event.box is not None and model in ("objects", "suspect"):
                 box = event.box.as_list()
-            if target is None and model in ("objects", "suspect"):
-                target = event_class(self._detector_labels(model), event.label)
-            elif target is None and model == "fire":
-                target = event.label
+            if target is None and model in ("objects", "suspect", "fire"):
+                target = event.label  # a node label: the detector maps it to its class
             if identity is None and model == "faces":
                 found = event.attributes.get("identity")
                 identity = found if isinstance(found, str) else None
@@ -292,7 +278,7 @@ class ExplainService:
 
     async def _explain_event(self, p: ExplainParams) -> None:
         try:
-            await self._run(self._job(p))
+            await self._run(await self._job(p))
         except CommandError as err:
             log.warning("explanation of event %s not made: %s", p.event_id, err.message)
         except Exception:

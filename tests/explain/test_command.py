@@ -48,17 +48,19 @@ def _service(
 ) -> ExplainService:  # fmt: skip
     model, detector = fire_model(tmp_path), detector_session(tmp_path)
     frames = {"cam1": _frame()}
+
+    async def latest(camera: str) -> Frame | None:
+        return frames.get(camera)
     return ExplainService(
         explainer or Explainer(ExplainModels(fire=lambda: model,
                                              detectors={"objects": lambda: detector})),
         config or ExplainConfig(),
         Topics("citywatch", NODE),
         publish,
-        latest_frame=frames.get,
+        latest_frame=latest,
         cameras=["cam1", "cam2"],
         analytic_of=ANALYTICS.get,
         on_events=on_events,
-        detector_labels=lambda _: ["thing", "other"],
     )  # fmt: skip
 
 
