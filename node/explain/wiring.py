@@ -9,14 +9,16 @@ the service's worker thread when the node stops (cancels it).
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any, Protocol
 
 from node.analytics.base import AnalyticFactory
 from node.analytics.registry import AnalyticBuilder, resolve_builder
 from node.commands.dispatcher import CommandDispatcher
-from node.explain.explainer import Explainer
-from node.explain.service import ExplainService
+from node.explain.errors import UnsupportedError
+from node.explain.explainer import Explainer, check_supported
+from node.explain.service import ANALYTIC_MODEL, EVENT_METHOD, ExplainService
 from node.explain.sources import MirroredLoader, explain_models
 from node.frame import Frame
 from node.mqtt.topics import Topics
@@ -25,6 +27,7 @@ from schemas.config import NodeConfig
 from schemas.config.explain import ExplainOnEvents
 from schemas.events import Event
 
+log = logging.getLogger(__name__)
 
 class PublishLink(Protocol):
     async def publish(
@@ -55,12 +58,31 @@ def analytic_of_types(config: NodeConfig, running: Sequence[str]) -> dict[str, s
     return out
 
 
-def on_events(config: NodeConfig, running: Sequence[str]) -> dict[str, ExplainOnEvents]:
-    sections = {name: getattr(config.analytics, name, None) for name in running}
-    return {
-        name: s.explain for name, s in sections.items()
-        if s is not None and getattr(s, "explain", None) is not None and s.explain.types
-    }  # fmt: skip
+def on_events(
+    config: NodeConfig, running: Sequence[str], types: dict[str, str]
+) -> dict[str, ExplainOnEvents]:
+    """Each running analytic's ``explain`` section, when it names types; a section that cannot
+    work (no explainable model, a method the model lacks, a type the analytic never emits) is
+    logged and left out: the analytic runs, its events are not explained."""
+    out: dict[str, ExplainOnEvents] = {}
+    for name in running:
+        section = getattr(getattr(config.analytics, name, None), "explain", None)
+        if not isinstance(section, ExplainOnEvents) or not section.types:
+            continue
+        model = ANALYTIC_MODEL.get(name)
+        method = section.method or (EVENT_METHOD[model] if model else None)
+        strange = [t for t in section.types if types.get(t) != name]
+        try:
+            if model is None or method is None:
+                raise UnsupportedError(f"{name} has no explainable model")
+            check_supported(model, method)
+            if strange:
+                raise UnsupportedError(f"{name} does not emit {strange}")
+        except UnsupportedError as err:
+            log.error("analytics.%s.explain ignored: %s", name, err)
+            continue
+        out[name] = section
+    return out
 
 
 def attach_explanations(
@@ -96,7 +118,7 @@ def attach_explanations(
         latest_frame=frames.latest,
         cameras=[c.name for c in config.cameras],
         analytic_of=types.get,
-        on_events=on_events(config, running),
+        on_events=on_events(config, running, types),
     )
     if dispatcher is not None:
         service.register(dispatcher)

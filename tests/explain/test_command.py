@@ -259,3 +259,22 @@ async def test_new_events_of_configured_types_get_an_explanation(tmp_path: Path)
         assert by_topic[topics.explain_image][:2] == b"\xff\xd8"  # a JPEG
     finally:
         await service.close()
+
+
+def test_event_explanations_that_cannot_work_are_left_out(caplog: pytest.LogCaptureFixture) -> None:
+    from node.explain.wiring import analytic_of_types, on_events
+    from schemas.config import NodeConfig
+
+    config = NodeConfig.model_validate({"analytics": {
+        "fire": {"enabled": True, "explain": {"types": ["fire"], "method": "gradcam"}},
+        "objects": {"enabled": True, "explain": {"types": ["weapon"], "method": "lime"}},
+        "synthetic": {"enabled": True, "explain": {"types": ["synthetic"]}},
+        "noop": {"enabled": True, "explain": {"types": ["fire"], "method": "cam"}},
+    }})  # fmt: skip
+    running = ["fire", "objects", "synthetic", "noop"]
+    kept = on_events(config, running, analytic_of_types(config, running))
+    assert set(kept) == {"fire"}
+    log = caplog.text
+    assert "analytics.objects.explain ignored: lime is not available for objects" in log
+    assert "analytics.synthetic.explain ignored: synthetic has no explainable model" in log
+    assert "analytics.noop.explain ignored: noop has no explainable model" in log
