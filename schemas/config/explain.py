@@ -16,7 +16,7 @@ class ExplainConfig(ConfigSection):
         "refused).",
     )  # fmt: skip
     deadline_s: float = Field(
-        default=60.0, gt=0,
+        default=120.0, gt=0,
         description="An explanation still running after this long is stopped and refused.",
     )  # fmt: skip
     max_pending: int = Field(
