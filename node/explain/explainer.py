@@ -112,21 +112,21 @@ class Explainer:
         budget = self.budget_for(req)
         start = time.perf_counter()
         if req.model == "fire":
-            working, to_image, target, used, score, regions = self._fire(image, req, budget)
+            run = self._fire(image, req, budget)
         elif req.model in DETECTORS:
-            working, to_image, target, used, score, regions = self._detector(image, req, budget)
+            run = self._detector(image, req, budget)
         else:
-            working, to_image, target, used, score, regions = self._faces(image, req, budget)
+            run = self._faces(image, req, budget)
         return Explanation(
             method=req.method,
             model=req.model,
-            target=target,
-            heat=to_image(working),
-            working=working,
-            masks=used,
+            target=run.subject.target,
+            heat=run.subject.to_image(run.working),
+            working=run.working,
+            masks=run.passes,
             ms=round((time.perf_counter() - start) * 1000.0, 1),
-            score=None if score is None else round(score, 4),
-            regions=regions,
+            score=round(run.score, 4),
+            regions=run.regions,
         )
 
     # -- per model ----------------------------------------------------------------------------
@@ -138,13 +138,13 @@ class Explainer:
         subject = fire_subject(model, image, k)
         if req.method == "cam":
             heat, score = fire_cam(model, image, k)
-            return heat, subject.to_image, subject.target, 1, score, {}
+            return _Run(subject, heat, 1, score)
         if req.method == "gradcam":
             session = _need(self._models.fire_gradcam, "fire Grad-CAM graph")()
             heat, score = fire_gradcam(model, session, image, k)
-            return heat, subject.to_image, subject.target, 1, score, {}
+            return _Run(subject, heat, 1, score)
         heat, used = _perturb(req, subject, budget)
-        return heat, subject.to_image, subject.target, used, float(first.scores[k]), {}
+        return _Run(subject, heat, used, float(first.scores[k]))
 
     def _detector(self, image: Image, req: ExplainRequest, budget: Budget) -> _Run:
         from node.explain.detector import detector_subject
@@ -154,7 +154,7 @@ class Explainer:
         subject = detector_subject(session, req.model, image, req.target, req.box)
         base = _base_score(subject, budget)
         heat, used = _perturb(req, subject, budget)
-        return heat, subject.to_image, subject.target, used + 1, base, {}
+        return _Run(subject, heat, used + 1, base)
 
     def _faces(self, image: Image, req: ExplainRequest, budget: Budget) -> _Run:
         engine, gallery = _need(self._models.faces, "faces")()
@@ -167,11 +167,22 @@ class Explainer:
             extra = len(named) + 1
         base = _base_score(subject, budget)
         heat, used = _perturb(req, subject, budget)
-        return heat, subject.to_image, subject.target, used + extra + 1, base, regions
+        return _Run(subject, heat, used + extra + 1, base, regions)
+
+
+@dataclass(frozen=True, eq=False)
+class _Run:
+    """One method's result on one subject: the working map, the forward passes it cost, the
+    explained score on the unperturbed image, named regions' drops (faces)."""
+
+    subject: Subject
+    working: FloatMap
+    passes: int
+    score: float
+    regions: dict[str, float] = field(default_factory=dict)
 
 
 T = TypeVar("T")
-_Run = tuple[FloatMap, Callable[[FloatMap], FloatMap], str, int, float | None, dict[str, float]]
 
 
 def _need(source: Callable[[], T] | None, what: str) -> Callable[[], T]:
