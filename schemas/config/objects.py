@@ -6,6 +6,7 @@ from pydantic import Field, model_validator
 
 from schemas.config.analytic import AnalyticConfig
 from schemas.config.base import ConfigSection
+from schemas.config.zones import ZoneLogicConfig
 
 DEFAULT_LABELS = [
     "person", "backpack", "bag", "suitcase", "phone", "knife", "scissors", "stick", "gun",
@@ -101,6 +102,10 @@ class ObjectsConfig(AnalyticConfig):
         description="An object that has not moved for this long stops updating (0: never).",
     )
     snapshot: ObjectSnapshotConfig = Field(default_factory=ObjectSnapshotConfig)
+    zone_logic: ZoneLogicConfig = Field(
+        default_factory=ZoneLogicConfig,
+        description="Line crossing and zone rules of the cameras' `lines` and `zone_rules`.",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> ObjectsConfig:
