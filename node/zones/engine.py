@@ -11,8 +11,8 @@ box, and:
   same ``hysteresis`` margin from the edge, for ``zone_debounce_s``, dated from the first frame
   it was; a confirmed member is counted in once per visit;
 * an object unseen for more than ``lost_grace_s`` has left (at its last sighting); before that,
-  a new track appearing where it vanished takes its state over, so a re-found object is neither
-  counted again nor loses its dwell time;
+  a new track appearing where it vanished, once the tracker itself has given the old id up,
+  takes its state over, so a re-found object is neither counted again nor loses its dwell time;
 * **rules**: loitering (a visit longer than ``loitering_s``), overcrowding (more than
   ``max_occupancy`` members for ``for_s``) and wrong way (the smoothed velocity within
   ``direction_tolerance_deg`` of the opposite of the allowed heading, once per visit).
@@ -32,6 +32,7 @@ import numpy.typing as npt
 from node.detect.detections import Detections
 from node.detect.zones import PolygonSet, as_polygon
 from node.zones.geometry import LineSet, heading_deg, unit_vector
+from node.zones.handover import Handover, merge_lines, merge_zones
 from node.zones.results import (
     Crossing,
     Direction,
@@ -71,8 +72,21 @@ class _Crowd:
 
 
 class ZoneEngine:
-    def __init__(self, layout: ZoneLayout, logic: ZoneLogicConfig | None = None) -> None:
+    def __init__(
+        self,
+        layout: ZoneLayout,
+        logic: ZoneLogicConfig | None = None,
+        *,
+        handover_after_s: float = 0.0,
+    ) -> None:
+        """``handover_after_s``: the tracker's own ``lost_after_s``. Until then the tracker may
+        still re-find a lost object under its old id, so a new id seen meanwhile is another
+        object (a child in a pushchair first detected while its parent is missed for a frame)
+        and must not take the lost row over."""
         self.logic = logic or ZoneLogicConfig()
+        self._handover = Handover(
+            handover_after_s, self.logic.lost_grace_s, self.logic.handover_distance
+        )
         self.lines = LineSet.of(layout.lines)
         self._line_labels = [frozenset(ln.labels) for ln in layout.lines]
         self.zone_names = tuple(sorted(layout.zones))
@@ -101,6 +115,7 @@ class ZoneEngine:
         left open end through the event lifecycle's expiry."""
         self.table.clear()
         self._pending.clear()
+        self._handover.clear()
         self._crowds = {i: _Crowd() for i in self._crowd_zones}
 
     # -- the frame ---------------------------------------------------------------------------
@@ -118,19 +133,22 @@ class ZoneEngine:
         ids = tracked.tracker_id.tolist()
         labels = tracked.labels.tolist()
         tb = self.table
-        rows, fresh = tb.locate(
-            ids, labels, anchors, heights, t, self.logic.lost_grace_s, self.logic.handover_distance
-        )
+        rows, fresh, links = tb.locate(
+            ids, labels, anchors, heights, t, self.logic.lost_grace_s,
+            self.logic.handover_distance, self._handover.taken(),
+        )  # fmt: skip
         known = np.ones(len(ids), np.bool_)
         for i in fresh:
             self._init_row(int(rows[i]), labels[i])
             known[i] = False
+        self._handover.link(tb, links)
         self._observe(rows, known, tracked, anchors, heights, confirmed, t)
         if len(self.lines):
             self._cross_lines(rows, anchors, heights, t, out)
-        self._release_pending(out)
         if self.zone_names:
             self._visit_zones(rows, anchors, heights, t, out)
+        self._merge_handovers(t)
+        self._release_pending(out)
         gone = self._leave_lost(t, out)
         if self.zone_names:
             self._loitering(t, out)
@@ -200,11 +218,31 @@ class ZoneEngine:
         tb.side[rows] = np.where(settled, side, prev)
         tb.side_dist[rows] = np.where(settled, dist, prev_dist)
         tb.side_along[rows] = np.where(settled, along, prev_along)
+        first = settled & (tb.first_side[rows] == 0)  # kept for a handover (merge_lines)
+        if first.any():
+            tb.first_side[rows] = np.where(first, side, tb.first_side[rows])
+            tb.first_dist[rows] = np.where(first, dist, tb.first_dist[rows])
+            tb.first_along[rows] = np.where(first, along, tb.first_along[rows])
+
+    def _merge_handovers(self, t: float) -> None:
+        tb = self.table
+        for new, old in self._handover.due(tb, t):
+            gap = merge_lines(tb, new, old) if len(self.lines) else []
+            if self.zone_names:
+                merge_zones(tb, new, old)
+            tb.origin[new] = tb.origin[old]
+            tb.confirmed[new] |= tb.confirmed[old]
+            crossings = self._pending.pop(old, []) + gap + self._pending.pop(new, [])
+            if crossings:
+                self._pending[new] = crossings
+            tb.free(np.asarray([old], np.int64))
 
     def _release_pending(self, out: ZoneFrame) -> None:
-        """Crossings of confirmed tracks are reported; the others wait."""
+        """Crossings of confirmed tracks are reported; the others (unconfirmed, or waiting
+        for a handover) wait."""
         tb = self.table
-        for row in [r for r in self._pending if tb.confirmed[r]]:
+        held = self._handover.taken_by()
+        for row in [r for r in self._pending if tb.confirmed[r] and r not in held]:
             ref = self._ref(row)
             for k, direction, when in self._pending.pop(row):
                 out.crossings.append(Crossing(self.lines.names[k], direction, ref, when))
@@ -231,7 +269,8 @@ class ZoneEngine:
         tb.member[rows] = member
         tb.pending[rows] = np.where(flip, np.nan, pending)
         counted = tb.counted[rows]
-        arrive = member & tb.confirmed[rows][:, None] & ~counted
+        ready = tb.confirmed[rows] & ~self._handover.held(rows)
+        arrive = member & ready[:, None] & ~counted
         depart = leave & counted
         tb.counted[rows] = (counted | arrive) & member
         for i, z in zip(*np.nonzero(arrive), strict=True):

@@ -2,14 +2,13 @@
 
 Rows, not dicts: each frame the engine gathers the rows of the tracks it sees, updates every
 line and zone of every track in a few vectorised operations, and scatters them back. A row
-outlives its track id for ``lost_grace_s``, so an object re-found under a new id by the tracker
-takes its row over (``locate``) instead of starting afresh.
+outlives its track id for ``lost_grace_s``, so the row of an object re-found under a new id by
+the tracker can be linked to its old row (``locate``) and continue it (the engine merges them).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -42,6 +41,7 @@ class TrackTable:
         self.tid: I64 = np.zeros(n, np.int64)
         self.origin: I64 = np.zeros(n, np.int64)
         self.label: I64 = np.zeros(n, np.int64)
+        self.born: F64 = np.zeros(n, np.float64)
         self.last_seen: F64 = np.zeros(n, np.float64)
         self.anchor: F64 = np.zeros((n, 2), np.float64)
         self.box: npt.NDArray[np.float32] = np.zeros((n, 4), np.float32)
@@ -53,6 +53,9 @@ class TrackTable:
         self.side: npt.NDArray[np.int8] = np.zeros(lz, np.int8)
         self.side_dist: F64 = np.zeros(lz, np.float64)
         self.side_along: F64 = np.zeros(lz, np.float64)
+        self.first_side: npt.NDArray[np.int8] = np.zeros(lz, np.int8)  # first settled side
+        self.first_dist: F64 = np.zeros(lz, np.float64)
+        self.first_along: F64 = np.zeros(lz, np.float64)
         self.rule_ok: Bool = np.zeros(z, np.bool_)
         self.member: Bool = np.zeros(z, np.bool_)
         self.pending: F64 = np.full(z, np.nan, np.float64)
@@ -87,48 +90,68 @@ class TrackTable:
         t: float,
         grace_s: float,
         handover_distance: float,
-    ) -> tuple[I64, list[int]]:
-        """The row of each track, and the indices (into ``ids``) of tracks given a new row. A
-        track the table does not know takes over the nearest lost row of its label (unseen,
-        but for at most ``grace_s``) within ``handover_distance`` box heights of where that
-        object was last seen; otherwise it gets a fresh row."""
+        taken: set[int],
+    ) -> tuple[I64, list[int], list[tuple[int, int]]]:
+        """The row of each track (a fresh one for a track the table does not know), the
+        indices (into ``ids``) of the fresh ones, and for each fresh row the lost row it may
+        continue, as ``(fresh row, lost row)``: the nearest row of its label unseen for at most
+        ``grace_s``, within ``handover_distance`` box heights of where that object would be
+        now, and not in ``taken`` (already claimed by another fresh row)."""
         rows = np.fromiter((self.rows.get(i, -1) for i in ids), np.int64, len(ids))
         unknown = np.flatnonzero(rows < 0)
         fresh: list[int] = []
+        links: list[tuple[int, int]] = []
         if len(unknown) == 0:
-            return rows, fresh
-        lost = np.flatnonzero(self.alive & (self.last_seen < t) & (t - self.last_seen <= grace_s))
-        lost = np.setdiff1d(lost, rows[rows >= 0], assume_unique=True)
+            return rows, fresh, links
+        unseen = t - self.last_seen
+        lost = np.flatnonzero(self.alive & (unseen > 0) & (unseen <= grace_s))
+        lost = np.setdiff1d(lost, np.asarray(sorted(taken), np.int64), assume_unique=True)
         for i in unknown.tolist():
             label = self.label_id(labels[i])
-            row = self._nearest_lost(lost, label, anchors[i], heights[i], handover_distance)
-            if row >= 0:
-                lost = lost[lost != row]
-                del self.rows[int(self.tid[row])]
-            else:
-                row = self._new_row(ids[i], label)
-                fresh.append(i)
+            before = self._nearest_lost(lost, label, anchors[i], heights[i], handover_distance, t)
+            row = self._new_row(ids[i], label, t)
+            if before >= 0:
+                lost = lost[lost != before]
+                links.append((row, before))
+            fresh.append(i)
             self.rows[ids[i]] = row
             self.tid[row] = ids[i]
             rows[i] = row
-        return rows, fresh
+        return rows, fresh, links
+
+    def predecessor(
+        self, row: int, t: float, grace_s: float, distance: float, taken: set[int]
+    ) -> int:
+        """For a row whose first candidate predecessor turned out to be another object: the
+        nearest other lost row that may be its object's past, or -1."""
+        unseen = t - self.last_seen
+        lost = np.flatnonzero(
+            self.alive & (unseen > 0) & (unseen <= grace_s) & (self.born < self.born[row])
+        )
+        lost = np.setdiff1d(lost, np.asarray(sorted(taken | {row}), np.int64), assume_unique=True)
+        label = int(self.label[row])
+        return self._nearest_lost(lost, label, self.anchor[row], self.height[row], distance, t)
 
     def _nearest_lost(
-        self, lost: I64, label: int, anchor: F64, height: float, distance: float
+        self, lost: I64, label: int, anchor: F64, height: float, distance: float, t: float
     ) -> int:
+        """The lost row of ``label`` whose object, carried on at its last velocity, would now
+        be nearest to ``anchor``, if within ``distance`` box heights; else -1."""
         if len(lost) == 0 or distance <= 0:
             return -1
         cand = lost[self.label[lost] == label]
         if len(cand) == 0:
             return -1
-        gap = np.hypot(*(self.anchor[cand] - anchor[None, :]).T)
+        unseen = (t - self.last_seen[cand])[:, None]
+        predicted = self.anchor[cand] + self.velocity[cand] * unseen
+        gap = np.hypot(*(predicted - anchor[None, :]).T)
         reach = distance * np.maximum(self.height[cand], height)
         ok = gap <= reach
         if not ok.any():
             return -1
         return int(cand[ok][np.argmin(gap[ok])])
 
-    def _new_row(self, track_id: int, label: int) -> int:
+    def _new_row(self, track_id: int, label: int, t: float) -> int:
         if not self._free:
             self._grow()
         row = self._free.pop()
@@ -136,12 +159,14 @@ class TrackTable:
         self.alive[row] = True
         self.origin[row] = track_id
         self.label[row] = label
+        self.born[row] = t
         return row
 
     def _clear(self, row: int) -> None:
         for arr in (self.confirmed, self.line_ok, self.side, self.side_dist, self.side_along,
-                    self.rule_ok, self.member, self.entered, self.left, self.counted,
-                    self.loitering, self.wrong, self.velocity):  # fmt: skip
+                    self.first_side, self.first_dist, self.first_along, self.rule_ok,
+                    self.member, self.entered, self.left, self.counted, self.loitering,
+                    self.wrong, self.velocity):  # fmt: skip
             arr[row] = 0
         self.pending[row] = np.nan
 
@@ -156,13 +181,3 @@ class TrackTable:
 
     def live_rows(self) -> I64:
         return np.flatnonzero(self.alive)
-
-    def describe(self, row: int) -> dict[str, Any]:
-        """For debugging and test failure messages."""
-        return {
-            "track_id": int(self.tid[row]),
-            "origin": int(self.origin[row]),
-            "label": self.labels[int(self.label[row])],
-            "side": self.side[row].tolist(),
-            "member": self.member[row].tolist(),
-        }

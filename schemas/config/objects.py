@@ -114,6 +114,11 @@ class ObjectsConfig(AnalyticConfig):
         bad = {k: v for k, v in self.label_thresholds.items() if not 0 < v <= 1}
         if bad:
             raise ValueError(f"label_thresholds must be in (0, 1]: {bad}")
+        if self.zone_logic.lost_grace_s <= self.tracker.lost_after_s:
+            raise ValueError(
+                "zone_logic.lost_grace_s must exceed tracker.lost_after_s: a re-found object "
+                "can take its zones and line sides over only once the tracker gave it up"
+            )
         return self
 
     def threshold_for(self, label: str) -> float:

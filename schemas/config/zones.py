@@ -113,13 +113,18 @@ class ZoneLogicConfig(ConfigSection):
         ge=0,
         description=(
             "A track unseen for less than this keeps its zones and line sides; a new track "
-            "appearing where it vanished takes them over (re-found objects never count twice)."
+            "appearing where it vanished, once the tracker gave the old one up "
+            "(`tracker.lost_after_s`), takes them over (re-found objects never count twice). "
+            "Keep it above `tracker.lost_after_s`."
         ),
     )
     handover_distance: float = Field(
-        default=1.0,
+        default=0.5,
         ge=0,
-        description="How near (in box heights) a new track must appear to take over a lost one.",
+        description=(
+            "How near (in box heights) a new track must appear to where a lost one would be "
+            "now, carried on at its last velocity, to take it over."
+        ),
     )
     direction_window_s: float = Field(
         default=1.0,

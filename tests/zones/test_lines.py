@@ -16,8 +16,9 @@ from tests.zones.tracks import Obj, Scene, counts, walk
 DOOR = LineConfig(name="door", points=((0, 500), (1000, 500)), in_side="left")
 
 
-def engine(*lines: LineConfig, **logic: float) -> ZoneEngine:
-    return ZoneEngine(ZoneLayout(lines=lines or (DOOR,)), ZoneLogicConfig(**logic))
+def engine(*lines: LineConfig, handover_after_s: float = 0.0, **logic: float) -> ZoneEngine:
+    layout = ZoneLayout(lines=lines or (DOOR,))
+    return ZoneEngine(layout, ZoneLogicConfig(**logic), handover_after_s=handover_after_s)
 
 
 def test_exact_in_out_counts() -> None:
@@ -98,6 +99,43 @@ def test_refound_under_a_new_id_counts_once() -> None:
     assert counts(frames) == {"in": 1, "out": 0}
     (crossing,) = [c for f in frames for c in f.crossings]
     assert (crossing.track.track_id, crossing.track.origin) == (2, 1)
+
+
+def test_handover_waits_until_the_tracker_gave_the_old_id_up() -> None:
+    # track 2 appears 1.2 s after track 1 was lost: past the tracker's lost_after_s (1.0)
+    s = Scene().add(0, walk(1, (500, 700), (500, 530), 18))
+    s.add(29, walk(2, (500, 470), (500, 300), 18))
+    frames = s.pad(30).run(engine(handover_after_s=1.0))
+    assert counts(frames) == {"in": 1, "out": 0}
+
+
+def test_newcomer_beside_a_briefly_missed_object_does_not_take_its_place() -> None:
+    # a parent stands past the line (in side) and is missed for one frame, just when a child in
+    # a pushchair below the line is first detected: the child must not inherit the parent's side
+    parent: list[Obj | None] = [Obj(1, 500, 470) for _ in range(20)]
+    parent += [None] + [Obj(1, 500, 470) for _ in range(20)]
+    s = Scene().add(0, parent).add(20, [Obj(2, 505, 515, height=40) for _ in range(21)])
+    assert counts(s.run(engine(handover_after_s=1.0))) == {"in": 0, "out": 0}
+    assert counts(s.run(engine(handover_after_s=0.0))) == {"in": 0, "out": 1}  # why it matters
+
+
+def test_id_swap_between_neighbours_counts_both() -> None:
+    # A (id 1) and B (id 2) walk up side by side. Below the line the tracker swaps: id 2 jumps
+    # onto A and A's id 1 is dropped; B, missed for a frame, comes back as id 3 in the
+    # hysteresis band, when id 2 is missed for a frame too. B's first guess of a past (id 2's
+    # row) comes back, so B must take the lost id 1's row instead, which was below the line.
+    def y(k: int) -> float:
+        return 700.0 - 10.0 * k
+
+    a: list[Obj | None] = [Obj(1, 490, y(k)) for k in range(17)]
+    b: list[Obj | None] = [Obj(2, 520, y(k)) for k in range(17)]
+    swapped: list[Obj | None] = [Obj(2, 505, y(17)), Obj(2, 505, y(18)), None]
+    swapped += [Obj(2, 490, y(k)) for k in range(20, 41)]
+    b_again = [Obj(3, 515, y(k)) for k in range(19, 41)]
+    s = Scene().add(0, a).add(0, b).add(17, swapped).add(19, b_again)
+    frames = s.pad(30).run(engine(handover_after_s=0.5))
+    assert counts(frames) == {"in": 2, "out": 0}
+    assert sorted(c.track.track_id for f in frames for c in f.crossings) == [2, 3]
 
 
 def test_counted_then_refound_under_a_new_id_is_not_counted_again() -> None:
