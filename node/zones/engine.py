@@ -4,15 +4,17 @@ Per frame (``update(tracked, confirmed, t)``), every object is located by the bo
 box, and:
 
 * **lines**: its side of each line settles only once the anchor is ``hysteresis`` box heights
-  past it; a change of settled side is a crossing when the path between the two settled
-  positions cuts the segment itself (walking round an end is not). Crossings of a track not
-  yet confirmed wait for its confirmation and are dropped if it never comes;
+  past it (half that at a track's first sighting, which has no earlier side); a change of
+  settled side is a crossing when the path between the two settled positions cuts the segment
+  itself (walking round an end is not). Crossings of a track not yet confirmed wait for its
+  confirmation and are dropped if it never comes;
 * **zones**: membership changes once the anchor has been inside (outside), by more than the
   same ``hysteresis`` margin from the edge, for ``zone_debounce_s``, dated from the first frame
   it was; a confirmed member is counted in once per visit;
-* an object unseen for more than ``lost_grace_s`` has left (at its last sighting); before that,
-  a new track appearing where it vanished, once the tracker itself has given the old id up,
-  takes its state over, so a re-found object is neither counted again nor loses its dwell time;
+* an object unseen for more than ``lost_grace_s`` has left (at its last sighting); a new track
+  appearing where it would be now is linked to it and, once the tracker has given the old id up,
+  continues it (``node.zones.handover``), so a re-found object is neither counted again nor
+  loses its dwell time;
 * **rules**: loitering (a visit longer than ``loitering_s``), overcrowding (more than
   ``max_occupancy`` members for ``for_s``) and wrong way (the smoothed velocity within
   ``direction_tolerance_deg`` of the opposite of the allowed heading, once per visit).
@@ -144,7 +146,7 @@ class ZoneEngine:
         self._handover.link(tb, links)
         self._observe(rows, known, tracked, anchors, heights, confirmed, t)
         if len(self.lines):
-            self._cross_lines(rows, anchors, heights, t, out)
+            self._cross_lines(rows, known, anchors, heights, t)
         if self.zone_names:
             self._visit_zones(rows, anchors, heights, t, out)
         self._merge_handovers(t)
@@ -195,12 +197,13 @@ class ZoneEngine:
 
     # -- lines -------------------------------------------------------------------------------
 
-    def _cross_lines(
-        self, rows: I64, anchors: F64, heights: F64, t: float, out: ZoneFrame
-    ) -> None:
+    def _cross_lines(self, rows: I64, known: Bool, anchors: F64, heights: F64, t: float) -> None:
         tb = self.table
         dist, along = self.lines.measure(anchors)
-        margin = np.maximum(1.0, self.logic.hysteresis * heights)[:, None]
+        # At its first sighting a track has no side to protect from jitter: half the margin
+        # places it (someone walking in at the frame's edge just before the line).
+        scale = np.where(known, 1.0, 0.5) * self.logic.hysteresis
+        margin = np.maximum(1.0, scale * heights)[:, None]
         side = np.where(dist > margin, 1, np.where(dist < -margin, -1, 0)).astype(np.int8)
         prev, prev_dist, prev_along = tb.side[rows], tb.side_dist[rows], tb.side_along[rows]
         settled = side != 0
