@@ -198,3 +198,11 @@ def test_reset_forgets_sides() -> None:
     eng.reset()
     frames = Scene().add(0, walk(1, (500, 470), (500, 300), 18)).run(eng, t0=10.0)
     assert counts(frames) == {"in": 0, "out": 0}
+
+
+@pytest.mark.parametrize(("first_y", "counted"), [(488, 1), (495, 0)])
+def test_first_sighting_needs_half_the_margin(first_y: float, counted: int) -> None:
+    # walking in at the frame's edge 12 px (or 5 px) before the line, then down across it:
+    # 12 px is past half the 20 px margin, so the track had a side before the line
+    path = walk(1, (500, first_y), (500, 700), 30)
+    assert counts(Scene().add(0, path).run(engine()))["out"] == counted
