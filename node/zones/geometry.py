@@ -21,38 +21,31 @@ class LineSet:
     projection along the segment (0 at the first point, 1 at the second)."""
 
     names: tuple[str, ...]
-    start: F64  # (L, 2)
-    delta: F64  # (L, 2) second point minus first
-    length: F64  # (L,)
-    in_sign: F64  # (L,) +1 when "in" is where the cross product is positive
+    affine: F64  # (3, 2L): [x, y, 1] @ affine = [signed distances | positions along]
 
     @classmethod
     def of(cls, lines: Sequence[LineConfig]) -> LineSet:
         start = np.asarray([ln.points[0] for ln in lines], dtype=np.float64).reshape(-1, 2)
         end = np.asarray([ln.points[1] for ln in lines], dtype=np.float64).reshape(-1, 2)
-        delta = end - start
+        (ax, ay), (dx, dy) = start.T, (end - start).T
+        length2 = dx * dx + dy * dy
         # y grows downwards: walking from the first point to the second, the left-hand side of
-        # the image is where the cross product (delta x (p - start)) is negative.
-        sign = [-1.0 if ln.in_side == "left" else 1.0 for ln in lines]
-        return cls(
-            names=tuple(ln.name for ln in lines),
-            start=start,
-            delta=delta,
-            length=np.hypot(delta[:, 0], delta[:, 1]),
-            in_sign=np.asarray(sign, dtype=np.float64),
-        )
+        # the image is where the cross product d x (p - a) = -dy*x + dx*y + (dy*ax - dx*ay)
+        # is negative.
+        sign = np.asarray([-1.0 if ln.in_side == "left" else 1.0 for ln in lines])
+        scale = sign / np.sqrt(length2)
+        dist = np.stack([-dy * scale, dx * scale, (dy * ax - dx * ay) * scale])
+        along = np.stack([dx / length2, dy / length2, -(dx * ax + dy * ay) / length2])
+        return cls(tuple(ln.name for ln in lines), np.hstack([dist, along]).reshape(3, -1))
 
     def __len__(self) -> int:
         return len(self.names)
 
     def measure(self, points: F64) -> tuple[F64, F64]:
         """(signed distance (N, L) in pixels, position along the segment (N, L))."""
-        rel_x = points[:, 0:1] - self.start[None, :, 0]
-        rel_y = points[:, 1:2] - self.start[None, :, 1]
-        dx, dy = self.delta[None, :, 0], self.delta[None, :, 1]
-        cross = dx * rel_y - dy * rel_x
-        along = (dx * rel_x + dy * rel_y) / (self.length**2)[None, :]
-        return cross / self.length[None, :] * self.in_sign[None, :], along
+        n = len(self.names)
+        both = points @ self.affine[:2] + self.affine[2]
+        return both[:, :n], both[:, n:]
 
 
 def heading_deg(vx: float, vy: float) -> float:

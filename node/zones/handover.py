@@ -73,18 +73,17 @@ def merge_lines(table: TrackTable, new: int, old: int) -> list[PendingCrossing]:
     is a crossing (if the path between the two sightings cuts the segment), dated when the new
     track appeared."""
     tb = table
-    before, d0, a0 = tb.side[old], tb.side_dist[old], tb.side_along[old]
-    after, d1, a1 = tb.first_side[new], tb.first_dist[new], tb.first_along[new]
-    changed = (before != 0) & (after != 0) & (before != after) & tb.line_ok[new]
+    d0, a0 = tb.side_dist[old], tb.side_along[old]
+    d1, a1 = tb.first_dist[new], tb.first_along[new]
+    changed = (d0 * d1 < 0) & tb.line_ok[new]  # both known, on opposite sides
     with np.errstate(divide="ignore", invalid="ignore"):
         at = a0 + (a1 - a0) * (d0 / (d0 - d1))
     crossed = changed & (at >= 0.0) & (at <= 1.0)
     when = float(tb.born[new])
     gap: list[PendingCrossing] = [
-        (k, "in" if after[k] > 0 else "out", when) for k in np.flatnonzero(crossed).tolist()
+        (k, "in" if d1[k] > 0 else "out", when) for k in np.flatnonzero(crossed).tolist()
     ]
-    unknown = tb.side[new] == 0  # never settled on its own: it is where the old one was
-    tb.side[new] = np.where(unknown, before, tb.side[new])
+    unknown = tb.side_dist[new] == 0  # never settled on its own: it is where the old one was
     tb.side_dist[new] = np.where(unknown, d0, tb.side_dist[new])
     tb.side_along[new] = np.where(unknown, a0, tb.side_along[new])
     return gap
@@ -105,3 +104,4 @@ def merge_zones(table: TrackTable, new: int, old: int) -> None:
     tb.pending[new] = np.where(
         was == inside_now, np.nan, np.where(was, tb.last_seen[old], own_since)
     )
+    tb.pending_any[new] = bool((was != inside_now).any())

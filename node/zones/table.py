@@ -13,6 +13,8 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
+from node.zones.results import TrackRef
+
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
 Bool = npt.NDArray[np.bool_]
@@ -21,8 +23,8 @@ _INITIAL_ROWS = 64
 
 
 class TrackTable:
-    """Rows of per-track state. ``side`` (-1/0/+1 per line: out side, not yet known, in side)
-    with the signed distance and segment position where it was last settled; per zone
+    """Rows of per-track state. Per line, the signed distance (positive on the "in" side, 0
+    while not yet known) and segment position where the anchor last settled; per zone
     ``member`` (debounced), ``pending`` (when the raw state started to differ, NaN if it does
     not), ``entered``/``left`` times, ``counted`` (the visit was counted in), ``loitering``,
     ``wrong`` (the visit already raised a wrong-way event)."""
@@ -50,15 +52,16 @@ class TrackTable:
         self.confirmed: Bool = np.zeros(n, np.bool_)
         self.velocity: F64 = np.zeros((n, 2), np.float64)
         self.line_ok: Bool = np.zeros(lz, np.bool_)
-        self.side: npt.NDArray[np.int8] = np.zeros(lz, np.int8)
+        # Signed distance (its sign is the side; 0 until settled) and segment position where
+        # the anchor last settled on a side of each line, and where it first did.
         self.side_dist: F64 = np.zeros(lz, np.float64)
         self.side_along: F64 = np.zeros(lz, np.float64)
-        self.first_side: npt.NDArray[np.int8] = np.zeros(lz, np.int8)  # first settled side
         self.first_dist: F64 = np.zeros(lz, np.float64)
         self.first_along: F64 = np.zeros(lz, np.float64)
         self.rule_ok: Bool = np.zeros(z, np.bool_)
         self.member: Bool = np.zeros(z, np.bool_)
         self.pending: F64 = np.full(z, np.nan, np.float64)
+        self.pending_any: Bool = np.zeros(n, np.bool_)  # some pending is not NaN
         self.entered: F64 = np.zeros(z, np.float64)
         self.left: F64 = np.zeros(z, np.float64)
         self.counted: Bool = np.zeros(z, np.bool_)
@@ -163,12 +166,13 @@ class TrackTable:
         return row
 
     def _clear(self, row: int) -> None:
-        for arr in (self.confirmed, self.line_ok, self.side, self.side_dist, self.side_along,
-                    self.first_side, self.first_dist, self.first_along, self.rule_ok,
+        for arr in (self.confirmed, self.line_ok, self.side_dist, self.side_along,
+                    self.first_dist, self.first_along, self.rule_ok,
                     self.member, self.entered, self.left, self.counted, self.loitering,
                     self.wrong, self.velocity):  # fmt: skip
             arr[row] = 0
         self.pending[row] = np.nan
+        self.pending_any[row] = False
 
     def free(self, rows: I64) -> None:
         for row in rows.tolist():
@@ -181,3 +185,13 @@ class TrackTable:
 
     def live_rows(self) -> I64:
         return np.flatnonzero(self.alive)
+
+    def ref(self, row: int) -> TrackRef:
+        """The object of ``row`` as events name it."""
+        return TrackRef(
+            track_id=int(self.tid[row]),
+            origin=int(self.origin[row]),
+            label=self.labels[int(self.label[row])],
+            score=float(self.score[row]),
+            box=self.box[row].copy(),
+        )
