@@ -21,8 +21,8 @@ CAMERA = CameraConfig(
     name="cam1",
     source="0",
     zones={"door": [(150, 200), (270, 200), (270, 320), (150, 320)]},
-    lines=[{"name": "kerb", "points": [(0, 200), (416, 200)]}],  # type: ignore[list-item]
-    zone_rules={"door": {"max_occupancy": 0}},  # type: ignore[dict-item]
+    lines=[{"name": "kerb", "points": [(0, 200), (416, 200)]}],
+    zone_rules={"door": {"max_occupancy": 0}},
 )
 
 
