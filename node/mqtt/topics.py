@@ -74,3 +74,8 @@ class Topics:
 AVAILABILITY_ONLINE = "online"
 AVAILABILITY_OFFLINE = "offline"
 AVAILABILITY_STOPPED = "stopped"
+
+
+def zone_counts_suffix(camera: str) -> str:
+    """Retained counters of a camera's lines and zones (``schemas.zones.ZoneCountsState``)."""
+    return f"state/zones/{camera}"

@@ -67,10 +67,17 @@ class CounterStore:
             for cam, (lines, zones) in layout.items()
         }
         self._dirty: set[str] = set(self._cameras)
+        self._version = 0  # of the persistent part (in/out counts, since)
 
     @property
     def cameras(self) -> list[str]:
         return list(self._cameras)
+
+    @property
+    def version(self) -> int:
+        """Grows whenever an in/out count or a ``since`` changes: what ``dump`` holds is stale
+        for a persisted copy of an older version."""
+        return self._version
 
     def record(self, camera: str, frame: ZoneFrame) -> bool:
         """Count one frame's crossings and visits and take its occupancy; True if a count or
@@ -90,6 +97,8 @@ class CounterStore:
                 if tally is not None:
                     (tally.ins if tr.direction == "in" else tally.outs)[tr.track.label] += 1
                     changed = True
+            if changed:
+                self._version += 1
             for zone, by_label in frame.occupancy.items():
                 if zone in cam.occupancy and cam.occupancy[zone] != by_label:
                     cam.occupancy[zone] = dict(by_label)
@@ -120,6 +129,7 @@ class CounterStore:
                             tallies[n] = _Tally(now)
                             done.append(f"{cam_name}/{k}/{n}")
                 self._dirty.add(cam_name)
+            self._version += 1
         if name is not None and not done:
             where = f"camera {camera!r}" if camera else "any camera"
             raise KeyError(f"no {kind or 'line or zone'} named {name!r} on {where}")
@@ -181,6 +191,7 @@ class CounterStore:
                     if n in cam.zones:
                         cam.zones[n] = tally
                 self._dirty.add(cam_name)
+            self._version += 1
 
 
 def _line_counts(t: _Tally) -> LineCounts:
