@@ -1,5 +1,9 @@
 """Turn per-frame observations into ``new`` / rate-limited ``update`` / ``end`` events.
 
+An occurrence ends once unseen for ``end_after_s``, or at once when an observation says when it
+ended (``ended_at``: an object left a zone). An ``instant`` observation (a line crossed) is one
+``new`` event, never updated or ended.
+
 One ``EventLifecycle`` per (camera, analytic). Pure and synchronous: the caller passes the frame
 time, so tests drive it with a manual clock.
 """
