@@ -7,14 +7,14 @@ a model swap takes effect between two frames. Each camera gets its own tracker a
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
 from node.analytics.base import AnalysisResult, Analytic, Observation
-from node.analytics.registry import BuildContext
+from node.analytics.registry import AnalyticBuilder, BuildContext
 from node.detect.detections import Detections
 from node.detect.labels import NODE_LABELS, meaning_of, suspect_for
 from node.detect.yolox import DetectorSession, detect
@@ -23,7 +23,7 @@ from node.frame import Frame
 from node.track.bytetrack import ByteTracker, TrackerParams
 from node.track.confirm import ConfirmParams, TrackConfirmer
 from node.zones import ZoneEngine, ZoneFrame, ZoneLayout
-from node.zones.observations import zone_observations
+from node.zones.observations import zone_event_types, zone_observations
 from schemas.config import NodeConfig
 from schemas.config.analytics import AnalyticConfig
 from schemas.config.camera import CameraConfig
@@ -232,7 +232,7 @@ def _check_zone_labels(cam: CameraConfig, reported: set[str]) -> None:
         )
 
 
-def build(config: NodeConfig, ctx: BuildContext) -> ObjectsFactory:
+def _build(config: NodeConfig, ctx: BuildContext) -> ObjectsFactory:
     """Registry builder: the model comes from ``ctx.models.load(name)`` (a swappable handle)."""
     cfg = config.analytics.objects
     if ctx.models is None:
@@ -243,9 +243,24 @@ def build(config: NodeConfig, ctx: BuildContext) -> ObjectsFactory:
         session: DetectorSession = handle.session
         return session
 
-    factory = ObjectsFactory(cfg, source, config.cameras)
+    counts = ctx.services.zone_counts if ctx.services is not None else None
+    factory = ObjectsFactory(cfg, source, config.cameras, counts=counts)
     factory.gated = config.gate.mode == GateMode.FACE  # runs only while the gate is open
     return factory
+
+
+def event_types(config: NodeConfig, running: Collection[str]) -> list[str]:
+    """The event types of the reported labels (``object``, ``weapon``, ``drone``, ...), and
+    those of the cameras' lines and zone rules (``line.crossed``, ``zone.loitering``, ...)."""
+    types: list[str] = []
+    for label in config.analytics.objects.labels:
+        meaning = NODE_LABELS.get(label)  # an unknown label is the factory's error to report
+        if meaning is not None and meaning.type not in types:
+            types.append(meaning.type)
+    return types + zone_event_types(config.cameras)
+
+
+build = AnalyticBuilder(_build, event_types)
 
 
 def snapshot_crop(
