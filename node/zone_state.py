@@ -24,11 +24,44 @@ from node.mqtt.topics import zone_counts_suffix
 from node.zones import CounterStore
 from node.zones.counts import Kind
 from schemas.commands import ErrorCode, ResetCountsParams
+from schemas.config import NodeConfig
 
 log = logging.getLogger(__name__)
 
 COUNTS_FILE = "zone_counts.json"
 SetState = Callable[[str, str], Awaitable[None]]
+
+
+def counter_store(config: NodeConfig, clock: Clock) -> CounterStore | None:
+    """The counters of every camera that draws lines or zones, when the objects analytic (which
+    feeds them) is enabled; None otherwise."""
+    if not config.analytics.objects.enabled:
+        return None
+    layout = {
+        cam.name: ([line.name for line in cam.lines], sorted(cam.zones))
+        for cam in config.cameras
+        if cam.lines or cam.zones
+    }
+    return CounterStore(layout, clock.time) if layout else None
+
+
+async def open_zone_state(
+    store: CounterStore | None,
+    set_state: SetState,
+    data_dir: Path,
+    clock: Clock,
+    dispatcher: CommandDispatcher | None,
+) -> ZoneStatePublisher | None:
+    """Restore the counts of the last run, register their retained state (published on every
+    connect) and ``reset_counts``. Call before the link connects and the cameras start."""
+    if store is None:
+        return None
+    publisher = ZoneStatePublisher(store, set_state, CountsFile(data_dir / COUNTS_FILE), clock)
+    publisher.restore()
+    await publisher.publish()
+    if dispatcher is not None:
+        register_zone_commands(dispatcher, publisher)
+    return publisher
 
 
 class CountsFile:
@@ -115,15 +148,15 @@ class ZoneStatePublisher:
                     self._saved_version = version
                 self._saved_at = self._clock.monotonic()
 
-    async def run(self, stopped: asyncio.Event) -> None:
-        """Until ``stopped``: publish changes every ``interval_s``; then a last publish and
-        save."""
-        while not stopped.is_set():
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(stopped.wait(), self._interval_s)
-            if not stopped.is_set():
+    async def run(self) -> None:
+        """Publish changes every ``interval_s`` until cancelled; then a last publish and save
+        (the node cancels its tasks once the cameras have stopped, the link still up)."""
+        try:
+            while True:
+                await asyncio.sleep(self._interval_s)
                 await self.publish()
-        await self.publish(save=True)
+        finally:
+            await self.publish(save=True)
 
     async def reset(self, camera: str | None, kind: Kind | None, name: str | None) -> list[str]:
         """``reset_counts``: zero, publish and save at once. KeyError for unknown names."""

@@ -9,12 +9,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 
 from node.analytics.base import Observation
 from node.frame import Frame
 from node.zones.results import Loitering, Overcrowding, TrackRef, ZoneFrame
+from schemas.config.camera import CameraConfig
 from schemas.events import Severity
 
 LINE_CROSSED = "line.crossed"
@@ -33,6 +34,18 @@ SEVERITY = {
     ZONE_OVERCROWDED: Severity.MEDIUM,
     ZONE_WRONG_WAY: Severity.LOW,
 }
+
+
+def zone_event_types(cameras: Sequence[CameraConfig]) -> list[str]:
+    """The zone event types these cameras' lines and rules can raise."""
+    rules = [r for cam in cameras for r in cam.zone_rules.values()]
+    wanted = {
+        LINE_CROSSED: any(cam.lines for cam in cameras),
+        ZONE_LOITERING: any(r.loitering_s is not None for r in rules),
+        ZONE_OVERCROWDED: any(r.max_occupancy is not None for r in rules),
+        ZONE_WRONG_WAY: any(r.direction is not None for r in rules),
+    }
+    return [t for t in ZONE_EVENT_TYPES if wanted[t]]
 
 
 def zone_observations(zf: ZoneFrame, frame: Frame) -> list[Observation]:

@@ -88,3 +88,13 @@ def test_lost_grace_must_exceed_the_trackers_lost_after() -> None:
         ObjectsConfig.model_validate(
             {"tracker": {"lost_after_s": 2.0}, "zone_logic": {"lost_grace_s": 1.5}}
         )
+
+
+def test_declared_event_types_follow_the_cameras_lines_and_rules() -> None:
+    from node.analytics.objects import event_types
+    from schemas.config import NodeConfig
+
+    bare = NodeConfig.model_validate({"cameras": [{"name": "a", "source": "0"}]})
+    assert event_types(bare, ["objects"]) == ["object", "weapon", "drone"]
+    drawn = NodeConfig.model_validate({"cameras": [CAMERA.model_dump()]})
+    assert event_types(drawn, ["objects"])[-2:] == ["line.crossed", "zone.overcrowded"]
