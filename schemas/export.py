@@ -13,6 +13,7 @@ from schemas.events import Event
 from schemas.explain import ExplainReport
 from schemas.manifest import ModelManifest
 from schemas.status import CameraStatus, NodeStats
+from schemas.zones import ZoneCountsState
 
 SCHEMA_DIR = Path(__file__).parent / "json"
 
@@ -27,6 +28,7 @@ def contracts() -> dict[str, type[BaseModel]]:
         "camera_status": CameraStatus,
         "stats": NodeStats,
         "explanation": ExplainReport,
+        "zone_counts": ZoneCountsState,
     }
 
 
