@@ -22,7 +22,8 @@ def register(sub: Any) -> None:
     p.add_argument("--data", type=Path, required=True, help="The shared data root (../shared).")
     p.add_argument("--weapons-limit", type=int, default=60,
                    help="Held-out weapon images, in path order (default %(default)s).")  # fmt: skip
-    p.add_argument("--only", choices=("fire", "suspect"), default=None, help="One model only.")
+    p.add_argument("--only", choices=("fire", "suspect", "faces"), default=None,
+                   help="One model only.")  # fmt: skip
     p.add_argument("--out", type=Path, default=None, help="Write every row as JSON here.")
     p.add_argument("--figure", type=Path, default=None,
                    help="PNG of fire cases where the methods disagree (hit vs miss).")  # fmt: skip
@@ -36,10 +37,13 @@ def _eval(args: argparse.Namespace) -> int:
     from models.explain.evaluate import (
         DETECT_SCORE,
         DETECTOR_METHODS,
+        FACE_METHODS,
         FIRE_METHODS,
         disagreements,
         dump,
         evaluate,
+        face_cases,
+        face_gallery,
         figure,
         fire_cases,
         markdown,
@@ -76,7 +80,16 @@ def _eval(args: argparse.Namespace) -> int:
         weapons, wcounts = weapon_cases(args.data, find, args.weapons_limit)
         cases += weapons
         counts.update(wcounts, weapon_cases=len(weapons))
-    methods = {"fire": FIRE_METHODS, "suspect": DETECTOR_METHODS}
+    if args.only in (None, "faces"):
+        from node.face.analytic import build_engine
+
+        engine = build_engine(config.analytics.faces, loader)
+        gallery = face_gallery(engine, args.data)
+        models.faces = lambda: (engine, gallery)
+        faces = face_cases(args.data)
+        cases += faces
+        counts["face_cases"] = len(faces)
+    methods = {"fire": FIRE_METHODS, "suspect": DETECTOR_METHODS, "faces": FACE_METHODS}
     ev = evaluate(explainer, models, cases, methods, progress)
     ev.counts = counts
     print(markdown(ev))

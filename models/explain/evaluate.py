@@ -16,6 +16,7 @@ as the peak, and the share of the image the boxes cover (a uniformly random peak
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -37,6 +38,7 @@ from schemas.explain import ExplainMethod, ExplainModel
 
 FIRE_METHODS: tuple[ExplainMethod, ...] = ("cam", "gradcam", "rise", "occlusion", "lime")
 DETECTOR_METHODS: tuple[ExplainMethod, ...] = ("drise", "occlusion")
+FACE_METHODS: tuple[ExplainMethod, ...] = ("occlusion", "rise", "lime")
 WEAPON_CLASSES = ("pistol", "long_gun", "knife")
 MATCH_IOU = 0.5
 DETECT_SCORE = 0.25
@@ -146,6 +148,36 @@ def weapon_cases(
     return cases, {"weapon_images": images, "weapon_images_without_detection": undetected}
 
 
+def face_cases(shared: Path) -> list[Case]:
+    """celeb5's one test image per identity; the identity is the target (enrolled from its
+    ``train/`` images by ``face_gallery``). No labelled boxes: the pointing game there is the
+    peak inside the face the detector found (a sanity check, not a held-out label)."""
+    root = shared / "datasets" / "faces" / "celeb5" / "test"
+    return [Case(p, "faces", p.parent.name, ()) for p in sorted(root.glob("*/*.jpg"))]
+
+
+def face_gallery(engine: Any, shared: Path) -> Any:
+    """Identities enrolled from celeb5 ``train/``: the largest face of each image, embedded."""
+    from node.explain.faces import Identities
+
+    names: list[str] = []
+    rows: list[npt.NDArray[np.float32]] = []
+    for path in sorted((shared / "datasets" / "faces" / "celeb5" / "train").glob("*/*.jpg")):
+        faces = [f for f in engine.analyse(cv2.imread(str(path)), embed_all=True)
+                 if f.embedding is not None]  # fmt: skip
+        if faces:
+            best = max(faces, key=lambda f: float((f.box[2] - f.box[0]) * (f.box[3] - f.box[1])))
+            names.append(path.parent.name)
+            rows.append(best.embedding)
+    return Identities(names, np.stack(rows))
+
+
+def _target_box(target: str) -> Box:
+    """``name@[x1, y1, x2, y2]`` -> the box."""
+    x1, y1, x2, y2 = (float(v) for v in target.split("@", 1)[1].strip("[]").split(","))
+    return (x1, y1, x2, y2)
+
+
 def metric_subject(models: ExplainModels, case: Case, image: npt.NDArray[np.uint8]
                    ) -> tuple[Subject, npt.NDArray[np.bool_] | None]:  # fmt: skip
     """The subject the curves are measured on (probabilities for fire) and its valid pixels."""
@@ -153,6 +185,11 @@ def metric_subject(models: ExplainModels, case: Case, image: npt.NDArray[np.uint
         model = _need(models.fire)()
         k = list(model.manifest.labels).index(case.target)
         return fire_subject(model, image, k, logits=False), None
+    if case.model == "faces":
+        from node.explain.faces import face_subject
+
+        engine, gallery = _need(models.faces)()
+        return face_subject(engine, gallery, image, case.target), None
     session = models.detectors[case.model]()
     subject = detector_subject(session, case.model, image, case.target, case.detection)
     ratio = subject.size[0] / max(image.shape[:2])  # square canvas, top-left letterbox
@@ -174,11 +211,13 @@ def evaluate(
     for case in cases:
         image = case.image()
         h, w = image.shape[:2]
+        subject, valid = metric_subject(models, case, image)
+        if case.model == "faces":  # the face the subject explains
+            case = dataclasses.replace(case, boxes=(_target_box(subject.target),))
         centre_hits.setdefault(case.model, []).append(pointing_hit((w // 2, h // 2), case.boxes))
         cover.setdefault(case.model, []).append(_coverage(case.boxes, w, h))
-        subject, valid = metric_subject(models, case, image)
         for method in methods[case.model]:
-            req = ExplainRequest(case.model, method, case.target, box=case.detection, seed=SEED)
+            req = _request(case, method)
             start = time.perf_counter()
             e = explainer.explain(image, req)
             ms = (time.perf_counter() - start) * 1000.0
@@ -193,6 +232,12 @@ def evaluate(
             "random_pointing": round(float(np.mean(cover[model])), 4),
         }
     return ev
+
+
+def _request(case: Case, method: ExplainMethod) -> ExplainRequest:
+    if case.model == "faces":
+        return ExplainRequest(case.model, method, identity=case.target, seed=SEED)
+    return ExplainRequest(case.model, method, case.target, box=case.detection, seed=SEED)
 
 
 def _need(source: Callable[[], Any] | None) -> Callable[[], Any]:
