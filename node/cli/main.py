@@ -26,6 +26,7 @@ COMMAND_MODULES = [
     "node.cli.data_cmd",
     "node.cli.train_cmd",
     "node.cli.bench_cmd",
+    "node.cli.notify_cmd",
 ]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from typing import Literal
 
 from node.notify.targets import TargetBook
 from node.notify.worker import Sender
@@ -24,16 +25,24 @@ class UnknownNotifyNameError(LookupError):
     """Neither a rule, a group nor a target; ``str()`` lists what is known."""
 
 
-def targets_of(config: NotificationsConfig, name: str) -> list[str]:
-    """The target names ``name`` stands for (a rule's, a group's, or itself)."""
-    if name in config.rules:
+def targets_of(
+    config: NotificationsConfig, name: str, kind: Literal["rule", "target", "any"] = "any"
+) -> list[str]:
+    """The target names ``name`` stands for: a rule's targets, a group's, or the target itself
+    (``kind`` says where to look)."""
+    if kind != "target" and name in config.rules:
         return config.expand(config.rules[name])
-    if name in config.groups:
+    if kind != "rule" and name in config.groups:
         return list(config.groups[name])
-    if name in config.targets:
+    if kind != "rule" and name in config.targets:
         return [name]
-    known = sorted({*config.rules, *config.groups, *config.targets})
-    raise UnknownNotifyNameError(f"no rule, group or target named {name!r}; known: {known}")
+    names = {
+        "rule": sorted(config.rules),
+        "target": sorted({*config.groups, *config.targets}),
+        "any": sorted({*config.rules, *config.groups, *config.targets}),
+    }[kind]
+    what = {"rule": "rule", "target": "target or group", "any": "rule, group or target"}[kind]
+    raise UnknownNotifyNameError(f"no {what} named {name!r}; known: {names}")
 
 
 async def send_test(
@@ -43,8 +52,10 @@ async def send_test(
     name: str,
     node_name: str,
     message: str | None = None,
+    kind: Literal["rule", "target", "any"] = "any",
 ) -> list[ProbeResult]:
     """One result per target, in order; the sends run in threads, in parallel."""
+    targets = targets_of(config, name, kind)
     body = message or f"Test message from citywatch node {node_name} ({name})."
     loop = asyncio.get_running_loop()
 
@@ -52,4 +63,4 @@ async def send_test(
         res = await loop.run_in_executor(None, sender.send, book.get(t).url, TEST_TITLE, body, ())
         return ProbeResult(t, res.ok, res.error)
 
-    return list(await asyncio.gather(*(one(t) for t in targets_of(config, name))))
+    return list(await asyncio.gather(*(one(t) for t in targets)))

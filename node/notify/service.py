@@ -13,6 +13,7 @@ import logging
 import random
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone, tzinfo
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from node.clock import Clock
@@ -143,10 +144,13 @@ class Notifier:
 
     # -- notify_test ------------------------------------------------------------------------------
 
-    async def test(self, name: str, message: str | None = None) -> list[ProbeResult]:
-        """A test message to ``name`` now; ``UnknownNotifyName`` if there is no such name."""
+    async def test(
+        self, name: str, message: str | None = None,
+        kind: Literal["rule", "target", "any"] = "any",
+    ) -> list[ProbeResult]:
+        """A test message to ``name`` now; ``UnknownNotifyNameError`` if there is none."""
         return await send_test(
-            self.config, self.book, self._sender, name, self._node_name, message
+            self.config, self.book, self._sender, name, self._node_name, message, kind
         )
 
     # -- failures and stats -----------------------------------------------------------------------
