@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+import types
+from typing import Any, Union, get_args, get_origin
 
 from pydantic import BaseModel
 
@@ -25,18 +26,27 @@ def _default(field: Any) -> str:
     return repr(field.default)
 
 
+def _models_in(ann: Any) -> list[tuple[str, type[BaseModel]]]:
+    """(key suffix, model) of the config sections inside a field's annotation: the model itself
+    (also as ``X | None``), the items of a list (``[]``) and the values of a mapping (``<name>``)."""
+    origin = get_origin(ann)
+    if origin is Union or origin is types.UnionType:
+        return [m for arg in get_args(ann) for m in _models_in(arg)]
+    if origin is list:
+        return [("[]", m) for _, m in _models_in(get_args(ann)[0])]
+    if origin is dict:
+        return [(".<name>", m) for _, m in _models_in(get_args(ann)[1])]
+    if isinstance(ann, type) and issubclass(ann, BaseModel):
+        return [("", ann)]
+    return []
+
+
 def _walk(model: type[BaseModel], prefix: str, rows: list[tuple[str, str, str]]) -> None:
     for name, field in model.model_fields.items():
         key = f"{prefix}{name}"
         rows.append((key, _default(field), field.description or ""))
-        ann = field.annotation
-        for cand in (ann, *getattr(ann, "__args__", ())):
-            if isinstance(cand, type) and issubclass(cand, BaseModel):
-                _walk(cand, f"{key}.", rows)
-            elif getattr(cand, "__origin__", None) is list:
-                (item,) = cand.__args__
-                if isinstance(item, type) and issubclass(item, BaseModel):
-                    _walk(item, f"{key}[].", rows)
+        for suffix, inner in _models_in(field.annotation):
+            _walk(inner, f"{key}{suffix}.", rows)
 
 
 def render_reference() -> str:

@@ -43,7 +43,10 @@ class NodeConfig(ConfigSection):
     homeassistant: HomeAssistantConfig = Field(default_factory=HomeAssistantConfig)
     models: ModelsConfig = Field(default_factory=ModelsConfig)
     snapshots: SnapshotConfig = Field(default_factory=SnapshotConfig)
-    notifications: NotificationsConfig = Field(default_factory=NotificationsConfig)
+    notifications: NotificationsConfig = Field(
+        default_factory=NotificationsConfig,
+        description="E-mail, SMS, push and webhook notifications from rules (docs/notifications.md).",
+    )
     stats_interval_s: float = Field(default=10.0, gt=0, description="Period of `stats`.")
     log_level: str = Field(default="INFO", description="Python logging level.")
 
