@@ -27,8 +27,8 @@ def _default(field: Any) -> str:
 
 
 def _models_in(ann: Any) -> list[tuple[str, type[BaseModel]]]:
-    """(key suffix, model) of the config sections inside a field's annotation: the model itself
-    (also as ``X | None``), the items of a list (``[]``) and the values of a mapping (``<name>``)."""
+    """(key suffix, model) of the config sections inside a field's annotation: the model
+    itself (also as ``X | None``), list items (``[]``) and mapping values (``<name>``)."""
     origin = get_origin(ann)
     if origin is Union or origin is types.UnionType:
         return [m for arg in get_args(ann) for m in _models_in(arg)]

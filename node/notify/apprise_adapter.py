@@ -134,8 +134,9 @@ class Scrubber:
 
 
 class AppriseSender:
-    """Sends through Apprise; one plugin instance per URL, reused (never two sends at once to
-    the same URL: the worker serialises each target)."""
+    """Sends through Apprise; one plugin instance per URL, reused, so Apprise's pacing of each
+    service holds across messages (never two sends at once to the same URL: the worker
+    serialises each target)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -153,13 +154,22 @@ class AppriseSender:
         return plugin, why
 
     def send(
-        self, url: str, title: str, body: str, attachments: Sequence[Attachment] = ()
+        self,
+        url: str,
+        title: str,
+        body: str,
+        attachments: Sequence[Attachment] = (),
+        min_interval_s: float | None = None,
     ) -> SendResult:
-        """Blocking. ``ok`` only when the service accepted the message."""
+        """Blocking. ``ok`` only when the service accepted the message. Apprise spaces the
+        messages of one plugin instance by ``request_rate_per_sec`` (seconds, despite the name:
+        5.5 for most services); ``min_interval_s`` replaces that pace."""
         scrubber = Scrubber([url])
         plugin, why = self._plugin(url.strip())
         if plugin is None:
             return SendResult(False, scrubber.scrub(f"unusable URL: {why}"))
+        if min_interval_s is not None:
+            plugin.request_rate_per_sec = min_interval_s
         attach = None
         if attachments and plugin.attachment_support:
             attach = apprise.AppriseAttachment()

@@ -4,6 +4,7 @@ group or one target, bypassing the queue, with the service's answer per target."
 from __future__ import annotations
 
 import asyncio
+import functools
 from dataclasses import dataclass
 from typing import Literal
 
@@ -60,7 +61,11 @@ async def send_test(
     loop = asyncio.get_running_loop()
 
     async def one(t: str) -> ProbeResult:
-        res = await loop.run_in_executor(None, sender.send, book.get(t).url, TEST_TITLE, body, ())
+        target = book.get(t)
+        send = functools.partial(
+            sender.send, target.url, TEST_TITLE, body, (), target.min_interval_s
+        )
+        res = await loop.run_in_executor(None, send)
         return ProbeResult(t, res.ok, res.error)
 
     return list(await asyncio.gather(*(one(t) for t in targets)))

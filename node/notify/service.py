@@ -42,7 +42,7 @@ def zone_of(name: str | None) -> tzinfo:
 
 
 def failure_event(node_id: str, job: Job, error: str, when: float) -> Event:
-    """The ``notification.failed`` event of a job given up."""
+    """The ``notification.failed`` event of a job given up after ``job.attempts`` sends."""
     at = datetime.fromtimestamp(when, timezone.utc)
     return Event(
         node_id=node_id, camera=job.camera, type=FAILED_EVENT_TYPE,
@@ -50,7 +50,7 @@ def failure_event(node_id: str, job: Job, error: str, when: float) -> Event:
         started_at=at, score=1.0, label=job.rule, labels=[job.rule], severity=Severity.MEDIUM,
         attributes={
             "rule": job.rule, "target": job.target, "event_id": job.event_id,
-            "event_type": job.event_type, "attempts": job.attempts + 1, "error": error,
+            "event_type": job.event_type, "attempts": job.attempts, "error": error,
         },
     )
 

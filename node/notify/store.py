@@ -193,10 +193,10 @@ class JobStore:
             "UPDATE notify_job SET attempts = attempts + 1, next_at = ?, last_error = ? "
             "WHERE id = ?", (next_at, error, job_id)))
 
-    async def mark_failed(self, job_id: int, now: float, error: str) -> None:
+    async def mark_failed(self, job_id: int, now: float, error: str, attempts: int) -> None:
         await self._host.transact(lambda db: db.execute(
-            "UPDATE notify_job SET state = ?, attempts = attempts + 1, done_at = ?, "
-            "last_error = ? WHERE id = ?", (FAILED, now, error, job_id)))
+            "UPDATE notify_job SET state = ?, attempts = ?, done_at = ?, last_error = ? "
+            "WHERE id = ?", (FAILED, attempts, now, error, job_id)))
 
     async def save_attachment(
         self, event_id: str, snapshot: bytes, crop: bytes | None, now: float

@@ -92,6 +92,7 @@ class Target:
     name: str
     url: str
     masked: str
+    min_interval_s: float | None = None
 
 
 class TargetBook:
@@ -101,7 +102,7 @@ class TargetBook:
         self._targets: dict[str, Target] = {}
         for name, t in config.targets.items():
             url = resolve_url(name, t)
-            self._targets[name] = Target(name, url, mask_url(url))
+            self._targets[name] = Target(name, url, mask_url(url), t.min_interval_s)
         self.scrubber = Scrubber([t.url for t in self._targets.values()])
 
     def __contains__(self, name: object) -> bool:

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import fnmatch
+import functools
 import logging
 import random
 from collections.abc import Awaitable, Callable, Sequence
@@ -47,7 +49,12 @@ def backoff_delay(failures: int, retry: RetryConfig, rng: random.Random) -> floa
 
 class Sender(Protocol):
     def send(
-        self, url: str, title: str, body: str, attachments: Sequence[Attachment] = ()
+        self,
+        url: str,
+        title: str,
+        body: str,
+        attachments: Sequence[Attachment] = (),
+        min_interval_s: float | None = None,
     ) -> SendResult: ...
 
 
@@ -141,12 +148,19 @@ class NotificationWorker:
             if job.target not in self._book:
                 await self._give_up(job, f"target {job.target!r} is no longer configured")
                 return
+            age = self._clock.time() - job.created
+            if age >= self._config.retry.give_up_after_s:
+                # The node was off for long: a day-old alarm is noise, and must not look fresh.
+                await self._give_up(job, f"expired undelivered after {age:.0f} s")
+                return
             target = self._book.get(job.target)
             attachments = await self._attachments(job)
             loop = asyncio.get_running_loop()
-            result = await loop.run_in_executor(
-                self._executor, self._sender.send, target.url, job.title, job.body, attachments
+            send = functools.partial(
+                self._sender.send, target.url, job.title, job.body, attachments,
+                target.min_interval_s,
             )
+            result = await loop.run_in_executor(self._executor, send)
             if result.ok:
                 await self._store.mark_sent(job.id, self._clock.time())
                 counters = self.rule(job.rule)
@@ -190,12 +204,14 @@ class NotificationWorker:
                     job.event_id, job.rule, job.target, failures, delay, error)
 
     async def _give_up(self, job: Job, error: str, attempts: int | None = None) -> None:
-        await self._store.mark_failed(job.id, self._clock.time(), error)
+        """``attempts``: sends made, this one included (None: given up without a send)."""
+        job = dataclasses.replace(job, attempts=job.attempts if attempts is None else attempts)
+        await self._store.mark_failed(job.id, self._clock.time(), error, job.attempts)
         counters = self.rule(job.rule)
         counters.failed += 1
         counters.queued = max(0, counters.queued - 1)
         log.error("notification %s: rule %s -> %s given up after %d attempt(s): %s",
-                  job.event_id, job.rule, job.target, attempts or job.attempts, error)
+                  job.event_id, job.rule, job.target, job.attempts, error)
         if self._on_failed is not None and not _is_notification_event(job.event_type):
             try:
                 await self._on_failed(job, error)

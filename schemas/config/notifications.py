@@ -89,6 +89,12 @@ class TargetConfig(ConfigSection):
     url_file: str | None = Field(
         default=None, description="File whose first line is the Apprise URL (Docker secret)."
     )
+    min_interval_s: float | None = Field(
+        default=None,
+        ge=0,
+        description="Least time between two messages to this target (default: Apprise's pace "
+        "for the service, 5.5 s for e-mail and most others; 0 for a local relay).",
+    )
 
     @model_validator(mode="after")
     def _one_source(self) -> TargetConfig:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from node.notify.store import FAILED, SENT
+from node.notify.store import FAILED, SENT, JobBatch, JobSpec
+from schemas.config.notifications import AttachKind
 from schemas.events import Event, Severity
 from tests.notify.events import event
 from tests.notify.harness import config, running, store_event, until
@@ -160,3 +162,24 @@ async def test_one_event_many_targets_one_job_each(
         assert await store_event(box, notifier, event()) == 3
         await until(lambda: notifier.stats().sent == 3)
     assert len(a.requests) == 2 and len(b.requests) == 1
+
+
+async def test_expired_and_orphaned_jobs_are_given_up_without_a_send(
+    tmp_path: Path, webhook_factory: Callable[..., WebhookServer]
+) -> None:
+    hook = webhook_factory()
+    cfg = config({"h": hook.url()}, {"r": {"targets": ["h"], "attach": "none"}},
+                 retry={"give_up_after_s": 60})
+    emitted: list[Event] = []
+    async with running(tmp_path / "o.sqlite", cfg, emitted) as (_, notifier):
+        old = JobSpec("e-old", "r", "h", "cam1", "weapon", "t", "b", AttachKind.NONE)
+        gone = JobSpec("e-gone", "r", "removed", "cam1", "weapon", "t", "b", AttachKind.NONE)
+        await notifier.queue(JobBatch([old], created=time.time() - 120, hold_until=0.0))
+        await notifier.queue(JobBatch([gone], created=time.time(), hold_until=0.0))
+        await until(lambda: len(emitted) == 2)
+    assert hook.requests == []
+    errors = sorted(str(e.attributes["error"]) for e in emitted)
+    assert errors[0].startswith("expired undelivered after 12")
+    assert errors[1] == "target 'removed' is no longer configured"
+    assert job_states(tmp_path / "o.sqlite") == [("h", FAILED, 0), ("removed", FAILED, 0)]
+    assert [e.attributes["attempts"] for e in emitted] == [0, 0]
