@@ -62,7 +62,12 @@ class _ThreadCapture(logging.Handler):
 
 
 _CAPTURE = _ThreadCapture()
-logging.getLogger(apprise.logger.name).addHandler(_CAPTURE)
+_APPRISE_LOG = logging.getLogger(apprise.logger.name)
+_APPRISE_LOG.addHandler(_CAPTURE)
+if _APPRISE_LOG.level == logging.NOTSET:
+    # Its warnings carry the reason of a failed send: they must exist even when the node logs
+    # at ERROR only (and its INFO chatter, one line per message sent, stays out of the log).
+    _APPRISE_LOG.setLevel(logging.WARNING)
 
 
 def scheme_of(url: str) -> str | None:

@@ -128,13 +128,17 @@ class NotificationWorker:
                 await asyncio.wait_for(self._wake.wait(), timeout)
 
     async def drain(self, timeout_s: float) -> None:
-        """Wait (up to ``timeout_s``) for the sends in flight, so their results are stored."""
+        """Wait (up to ``timeout_s``) for the sends in flight, so their results are stored; then
+        stop waiting for the rest. A send still running finishes in its thread, unrecorded: its
+        job stays queued and goes out again after the restart (at-least-once)."""
         if self._inflight:
             await asyncio.wait(set(self._inflight), timeout=timeout_s)
+        left = set(self._inflight)
+        for task in left:
+            task.cancel()
+        await asyncio.gather(*left, return_exceptions=True)
 
     def close(self) -> None:
-        # A send still running finishes in its thread; its job stays queued and goes out again
-        # after the restart (at-least-once).
         self._executor.shutdown(wait=False, cancel_futures=True)
 
     def _start(self, job: Job) -> None:
