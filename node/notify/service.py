@@ -22,7 +22,7 @@ from node.notify.probe import ProbeResult, send_test
 from node.notify.rules import RuleMatcher
 from node.notify.store import Job, JobBatch, JobSpec, JobStore, SqliteHost
 from node.notify.targets import TargetBook
-from node.notify.templates import render_message
+from node.notify.templates import render_message, template_fields
 from node.notify.worker import NotificationWorker, Sender
 from schemas.config.notifications import AttachKind, NotificationsConfig
 from schemas.events import Event, Lifecycle, Severity
@@ -110,11 +110,11 @@ class Notifier:
         if not matches:
             return None
         specs: list[JobSpec] = []
+        fields = template_fields(event, "", self._node_name, self.zone)
         for m in matches:
             rule = self.config.rules[m.rule]
-            title, body = render_message(
-                rule.title, rule.body, event, m.rule, self._node_name, self.zone
-            )
+            fields["rule"] = m.rule
+            title, body = render_message(rule.title, rule.body, fields)
             attach = rule.attach if has_frame else AttachKind.NONE
             specs.extend(
                 JobSpec(event.event_id, m.rule, t, event.camera, event.type, title, body, attach)

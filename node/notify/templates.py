@@ -15,7 +15,7 @@ from datetime import datetime, tzinfo
 from typing import Any
 
 from node.notify.rules import event_identities, event_zones
-from schemas.config.notifications import DEFAULT_BODY, DEFAULT_TITLE, TEMPLATE_FIELDS
+from schemas.config.notifications import DEFAULT_BODY, DEFAULT_TITLE
 from schemas.events import Event
 
 log = logging.getLogger(__name__)
@@ -31,10 +31,24 @@ class _ReadOnlyFormatter(string.Formatter):
 _FORMATTER = _ReadOnlyFormatter()
 
 
+class _Fields(dict[str, Any]):
+    """Template values; ``event_json`` is made only for a template that asks for it."""
+
+    def __init__(self, event: Event, values: dict[str, Any]) -> None:
+        super().__init__(values)
+        self._event = event
+
+    def __missing__(self, key: str) -> Any:
+        if key != "event_json":
+            raise KeyError(key)
+        value = self["event_json"] = self._event.model_dump_json()
+        return value
+
+
 def template_fields(event: Event, rule: str, node_name: str, zone: tzinfo) -> dict[str, Any]:
-    """The values a template can use, for ``event`` matched by ``rule``."""
+    """The values a template can use (``TEMPLATE_FIELDS``), for ``event`` matched by ``rule``."""
     when = datetime.fromtimestamp(event.created_at.timestamp(), zone)
-    fields: dict[str, Any] = {
+    return _Fields(event, {
         "event_id": event.event_id,
         "node_id": event.node_id,
         "node": node_name,
@@ -52,10 +66,7 @@ def template_fields(event: Event, rule: str, node_name: str, zone: tzinfo) -> di
         "identity": ", ".join(sorted(event_identities(event))) or "-",
         "rule": rule,
         "attributes": dict(event.attributes),
-        "event_json": event.model_dump_json(),
-    }
-    assert set(fields) == set(TEMPLATE_FIELDS), "TEMPLATE_FIELDS and template_fields disagree"
-    return fields
+    })
 
 
 def template_error(template: str, fields: Mapping[str, Any]) -> str | None:
@@ -78,8 +89,5 @@ def render(template: str, fields: Mapping[str, Any], fallback: str) -> str:
         return _FORMATTER.vformat(fallback, (), fields)
 
 
-def render_message(
-    title: str, body: str, event: Event, rule: str, node_name: str, zone: tzinfo
-) -> tuple[str, str]:
-    fields = template_fields(event, rule, node_name, zone)
+def render_message(title: str, body: str, fields: Mapping[str, Any]) -> tuple[str, str]:
     return render(title, fields, DEFAULT_TITLE), render(body, fields, DEFAULT_BODY)

@@ -132,7 +132,7 @@ async def test_gives_up_after_the_limit_with_a_failure_event(
 async def test_a_target_that_is_down_stops_neither_events_nor_other_targets(
     tmp_path: Path, webhook_factory: Callable[..., WebhookServer]
 ) -> None:
-    hanging = webhook_factory(hang_s=3.0)
+    hanging = webhook_factory(hang_s=10.0)  # longer than Apprise's read timeout
     good = webhook_factory()
     cfg = config(
         {"slow": hanging.url(), "refused": "json://127.0.0.1:9/x", "good": good.url()},
@@ -144,9 +144,9 @@ async def test_a_target_that_is_down_stops_neither_events_nor_other_targets(
             await store_event(box, notifier, event(track_id=f"t{i}"))
         assert box.depth == 5  # every event stored at once
         await until(lambda: notifier.stats().rules["r"].sent == 5, 15.0)
-        # All five reached the good target while the slow one still held its first send.
+        # All five reached the good target while the slow one held a thread all along.
         assert len(good.ok()) == 5
-        assert len(hanging.requests) == 0
+        assert hanging.requests == []
         assert notifier.stats().rules["r"].retried >= 1  # the refused one keeps retrying
 
 

@@ -15,7 +15,7 @@ from tests.notify.events import event
 def test_every_documented_field_renders() -> None:
     ev = event(attributes={"zones": ["door", "road"], "identity": "alice", "similarity": 0.71})
     fields = template_fields(ev, "weapon_sms", "Gate node", timezone.utc)
-    assert set(fields) == set(TEMPLATE_FIELDS)
+    assert {*fields, "event_json"} == set(TEMPLATE_FIELDS)  # event_json: made when asked
     text = " ".join(f"{{{name}}}" for name in TEMPLATE_FIELDS if name != "attributes")
     out = render(text, fields, DEFAULT_BODY)
     assert "weapon_sms" in out and "Gate node" in out and "door, road" in out
@@ -26,7 +26,7 @@ def test_rule_template() -> None:
     ev = event(severity=Severity.CRITICAL, score=0.876, camera="gate")
     title, body = render_message(
         "{severity}: {label} at {camera}", "{score:.2f} {score_pct}% {attributes[zones]} {time}",
-        ev, "r", "node", ZoneInfo("Europe/Rome"),
+        template_fields(ev, "r", "node", ZoneInfo("Europe/Rome")),
     )
     assert title == "critical: knife at gate"
     assert body.startswith("0.88 88% ['door'] ")
@@ -36,5 +36,11 @@ def test_rule_template() -> None:
 
 def test_missing_attribute_falls_back_to_default_text() -> None:
     ev = event(attributes={})
-    title, _ = render_message("{attributes[identity]}", DEFAULT_BODY, ev, "r", "n", timezone.utc)
-    assert title == render(DEFAULT_TITLE, template_fields(ev, "r", "n", timezone.utc), "")
+    fields = template_fields(ev, "r", "n", timezone.utc)
+    title, _ = render_message("{attributes[identity]}", DEFAULT_BODY, fields)
+    assert title == render(DEFAULT_TITLE, fields, "")
+
+
+def test_unknown_field_is_a_key_error_not_event_json() -> None:
+    fields = template_fields(event(), "r", "n", timezone.utc)
+    assert render("{nope}", fields, "fallback {camera}") == "fallback cam1"
