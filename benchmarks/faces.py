@@ -32,6 +32,7 @@ from node.face.align import align
 from node.face.embed import MOBILEFACENET, Embedder
 from node.face.models import ort_runner
 from node.face.yunet import YuNetDetector
+from node.inference.session import SessionOptions
 
 
 def make_frame(faces: list[npt.NDArray[np.uint8]]) -> npt.NDArray[np.uint8]:
@@ -120,8 +121,9 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=30)
     args = ap.parse_args()
     root = Path(args.data)
-    det = YuNetDetector(ort_runner(root / "models/yunet_n_320_320.onnx", args.threads))
-    emb = Embedder(ort_runner(root / "models/MobileFaceNet.onnx", args.threads), MOBILEFACENET)
+    opts = SessionOptions(intra_op_threads=args.threads, providers=("cpu",))
+    det = YuNetDetector(ort_runner(root / "models/yunet_n_320_320.onnx", opts))
+    emb = Embedder(ort_runner(root / "models/MobileFaceNet.onnx", opts), MOBILEFACENET)
     tests = sorted((root / "datasets/faces/celeb5/test").glob("*/*"))
     faces = [cv2.resize(cv2.imread(str(p)), (150, 150)) for p in tests[:5]]
     seed = seed_route(root, args.threads)

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import onnxruntime as ort
 
 from node.bench import movement_latency
+from node.inference.session import SessionOptions, open_session
 from node.movement.analytic import PoseEstimator
 from node.movement.classifier import DEFAULT_SIDECAR, MovementClassifier
 
@@ -34,11 +34,8 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=30)
     ap.add_argument("--long-side", type=int, default=256)
     args = ap.parse_args()
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = args.threads
-    pose_sess = ort.InferenceSession(
-        str(args.data / "models/movenet_multipose_lightning.onnx"), opts,
-        providers=["CPUExecutionProvider"])
+    opts = SessionOptions(intra_op_threads=args.threads, providers=("cpu",))
+    pose_sess = open_session(args.data / "models/movenet_multipose_lightning.onnx", opts)
 
     class _Run:  # the node's sessions take feeds only; bare ORT takes (outputs, feeds)
         def run(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
@@ -46,7 +43,7 @@ def main() -> None:
 
     runner = _Run()
     estimator = PoseEstimator(lambda: runner, pose_sess.get_inputs()[0].name, args.long_side)
-    clf = MovementClassifier.load(DEFAULT_SIDECAR, threads=args.threads)
+    clf = MovementClassifier.load(DEFAULT_SIDECAR, opts)
     image = cv2.imread(str(args.data / "datasets/images/zidane.jpg"))
     r = movement_latency(estimator, clf, image, args.runs)
     report = {str(x["people"]): {k: v for k, v in x.items() if k != "people"} for x in r["rows"]}

@@ -700,7 +700,8 @@ def describe(node: Node) -> str:
         f"  availability: {node.topics.availability}   stats: {node.topics.stats}",
         f"  events: {node.topics.sub('events/#')}   schema: {node.topics.schema}",
         f"  commands: {node.topics.command_filter}   replies: {node.topics.sub('reply/#')}",
-        f"  watch: mosquitto_sub -h {addr.host} -p {addr.port} -t '{node.topics.base}/#' -v",
+        f"  watch: mosquitto_sub -h {addr.host} -p {addr.port} -v "
+        + " ".join(f"-t '{f}'" for f in node.topics.watch_filters),
     ]
     return "\n".join(lines)
 

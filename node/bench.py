@@ -14,7 +14,7 @@ import os
 import platform
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from node.inference.preprocess import prepare_image
-from node.inference.providers import PREFERENCE, available_providers
+from node.inference.providers import choose_providers
 from node.inference.session import ModelSession, SessionOptions, warmup_feeds
 from schemas.manifest import ModelManifest
 
@@ -44,8 +44,7 @@ class LatencyRow:
 
 def bench_providers() -> list[str]:
     """Providers of the preference list that this onnxruntime build offers (CPU always)."""
-    have = available_providers()
-    return [p for p in PREFERENCE if p in have] or ["CPUExecutionProvider"]
+    return choose_providers()
 
 
 def _feeds(
@@ -74,11 +73,16 @@ def bench_model(
     provider: str,
     seconds: float,
     frame: npt.NDArray[np.uint8] | None,
+    options: SessionOptions | None = None,
 ) -> LatencyRow:
+    """Latency of ``manifest``'s model on ``provider`` alone, with ``options`` (threads,
+    TensorRT/CUDA options: the config's) otherwise."""
     shape = "x".join(str(d) for d in manifest.inputs[0].shape)
     size_mb = round(path.stat().st_size / 1e6, 2)
     try:
-        session = ModelSession(path, manifest, SessionOptions(providers=(provider,)))
+        session = ModelSession(
+            path, manifest, replace(options or SessionOptions(), providers=(provider,))
+        )
         session.warmup(2)
         feeds = _feeds(manifest, frame)
         ms = time_calls(lambda: session.run(feeds), seconds)

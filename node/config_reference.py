@@ -13,6 +13,9 @@ from schemas.config import NodeConfig
 def _default(field: Any) -> str:
     if field.is_required():
         return "(required)"
+    extra = field.json_schema_extra
+    if isinstance(extra, dict) and "x-default" in extra:  # computed where the node runs
+        return str(extra["x-default"])
     if field.default_factory is not None:
         try:
             value = field.default_factory()

@@ -7,7 +7,7 @@
   the share of frames whose score reaches a threshold (``fire`` or ``smoke``), per frame;
 * latency of the FP32 and INT8 files measured in the same run (interleaved, batch 1).
 
-No torch: runs in the node's environment (``citywatch eval fire``).
+No torch: runs in the node's environment (``citywatch-train eval fire``).
 """
 
 from __future__ import annotations
@@ -37,9 +37,11 @@ from models.fire.data import (
     near_duplicate_pairs,
     split_weapon_groups,
 )
+from node.boxes import iou
 from node.fire.cam import CAM_REGIONS, CamRegion, cam_box
 from node.fire.model import FireManifest, FireModel, OrtFireBackend
 from node.fire.smoothing import KOfNAlarm, SmoothingParams
+from node.inference.session import SessionOptions
 from schemas.config.fire import FireConfig
 
 IOU_HIT = 0.3
@@ -62,9 +64,15 @@ def load_model(
     manifest = FireManifest.load(manifest_path)
     file_name = manifest.files[precision]
     backend = OrtFireBackend(
-        manifest_path.parent / file_name, threads, manifest.sha256.get(file_name)
+        manifest_path.parent / file_name, cpu_options(threads), manifest.sha256.get(file_name)
     )
     return FireModel(manifest, backend, classifier_cam)
+
+
+def cpu_options(threads: int) -> SessionOptions:
+    """Evaluation runs on the CPU, whatever the machine has: the model card's figures are CPU
+    figures, and a GPU (or TensorRT FP16) would move scores in the last decimals."""
+    return SessionOptions(intra_op_threads=threads, providers=("cpu",))
 
 
 def _read(path: Path) -> npt.NDArray[np.uint8]:
@@ -74,7 +82,7 @@ def _read(path: Path) -> npt.NDArray[np.uint8]:
     return np.asarray(img, dtype=np.uint8)
 
 
-def box_iou(
+def cam_iou(
     cam: npt.NDArray[np.float32],
     width: int,
     height: int,
@@ -89,7 +97,7 @@ def box_iou(
     box = cam_box(cam, width, height, cam_threshold, cam_region)
     norm = (box[0] / width, box[1] / height, box[2] / width, box[3] / height)
     return max(
-        metrics.iou(norm, metrics.enclosing(boxes)), max(metrics.iou(norm, b) for b in boxes)
+        iou(norm, metrics.enclosing(boxes)), max(iou(norm, b) for b in boxes)
     )
 
 
@@ -107,7 +115,7 @@ def score_samples(
         pred = model.predict(img)
         h, w = img.shape[:2]
         ious = [
-            box_iou(model.localisation_map(pred.features, k), w, h, b, cam_threshold, cam_region)
+            cam_iou(model.localisation_map(pred.features, k), w, h, b, cam_threshold, cam_region)
             for k, b in ((fire_k, s.fire_boxes), (smoke_k, s.smoke_boxes))
         ]
         out.append(Scored(s.path.name, pred.scores, s.target, ious[0], ious[1]))
@@ -253,7 +261,7 @@ def latency_compare(
     files: dict[str, Path], input_size: int, runs: int = 60, threads: int = 1
 ) -> dict[str, Any]:
     """Median ms per image at batch 1, interleaving the files so both see the same CPU load."""
-    sessions = {k: OrtFireBackend(p, threads) for k, p in files.items()}
+    sessions = {k: OrtFireBackend(p, cpu_options(threads)) for k, p in files.items()}
     x = np.random.default_rng(0).standard_normal((1, 3, input_size, input_size)).astype(np.float32)
     for s in sessions.values():
         for _ in range(5):
@@ -403,8 +411,8 @@ def cam_sweep(
             for cam, w, h, s in cams:
                 b = cam_box(cam, w, h, t, region)
                 norm = (float(b[0]) / w, float(b[1]) / h, float(b[2]) / w, float(b[3]) / h)
-                union = metrics.iou(norm, metrics.enclosing(s.fire_boxes)) >= IOU_HIT
-                best = max(metrics.iou(norm, fb) for fb in s.fire_boxes) >= IOU_HIT
+                union = iou(norm, metrics.enclosing(s.fire_boxes)) >= IOU_HIT
+                best = max(iou(norm, fb) for fb in s.fire_boxes) >= IOU_HIT
                 union_hits += union
                 best_hits += best
                 either_hits += union or best  # what score_samples' hit rate counts

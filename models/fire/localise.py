@@ -32,7 +32,7 @@ import numpy.typing as npt
 import torch
 
 from models.fire.data import Sample, load_yolo_split
-from models.fire.evaluate import CAM_SWEEP_THRESHOLDS, IOU_HIT, box_iou, load_model
+from models.fire.evaluate import CAM_SWEEP_THRESHOLDS, IOU_HIT, cam_iou, load_model
 from models.fire.train import box_coverage
 from node.fire.cam import CAM_REGIONS, CamRegion, class_activation_map
 from node.fire.model import FireManifest, FireModel
@@ -123,7 +123,7 @@ def hit_rates(
             continue
         cam = class_activation_map(it.features, weight[k], float(bias[k]))
         for (region, t), hits in out.items():
-            iou = box_iou(cam, it.width, it.height, it.fire_boxes, t, region)
+            iou = cam_iou(cam, it.width, it.height, it.fire_boxes, t, region)
             hits.append(iou is not None and iou >= IOU_HIT)
     return out
 

@@ -87,15 +87,6 @@ def capped_f1_threshold(
     return float(quiet[int(np.argmax(f1s))])
 
 
-def iou(a: Sequence[float], b: Sequence[float]) -> float:
-    """IoU of two xyxy boxes."""
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
-
-
 def enclosing(boxes: Sequence[Sequence[float]]) -> tuple[float, float, float, float]:
     arr = np.asarray(boxes, dtype=np.float64)
     return (

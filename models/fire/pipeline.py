@@ -1,4 +1,4 @@
-"""``citywatch train fire``: train -> export (ONNX + manifest) -> INT8 -> evaluate, in one run."""
+"""``citywatch-train fire``: train -> export (ONNX + manifest) -> INT8 -> evaluate, in one run."""
 
 from __future__ import annotations
 
@@ -101,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m models.fire.pipeline``: the same run as ``citywatch train fire``."""
+    """``python -m models.fire.pipeline``: the same run as ``citywatch-train fire``."""
     import logging
 
     from models.fire.train import add_train_arguments

@@ -1,6 +1,6 @@
 """Detection datasets: YOLO-format and ``annotations.csv`` read/write, validation, merge, split.
 
-Numpy/OpenCV only (no torch), so the node CLI (``citywatch data``) can import it.
+Numpy/OpenCV only (no torch), so ``citywatch-train data`` runs without the train extra.
 
 * YOLO: ``images/<stem>.<ext>`` + ``labels/<stem>.txt``, one ``class cx cy w h`` line per box
   (normalised 0-1). Roboflow exports also hold polygon lines ``class x1 y1 x2 y2 ...``: they are

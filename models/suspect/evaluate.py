@@ -1,6 +1,6 @@
 """Detector evaluation: COCO-style AP per class, P/R at the operating threshold, FPs per image.
 
-Numpy + ONNX Runtime only (``citywatch eval suspect`` runs in the node's environment).
+Numpy + ONNX Runtime only (``citywatch-train eval suspect`` runs in the node's environment).
 
 * AP: predictions of a class sorted by score over the whole set, greedily matched to the unmatched
   ground truth box of highest IoU at or above the threshold (COCO's rule); precision made
@@ -23,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from models.suspect.dataset import LabeledImage
+from node.boxes import box_iou
 
 IOU_THRESHOLDS = tuple(np.round(np.arange(0.5, 0.96, 0.05), 2))
 
@@ -38,20 +39,6 @@ class Prediction:
 class Truth:
     boxes: npt.NDArray[np.float32]
     class_ids: npt.NDArray[np.int64]
-
-
-def box_iou(a: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-    if len(a) == 0 or len(b) == 0:
-        return np.zeros((len(a), len(b)), np.float32)
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.clip(rb - lt, 0, None).prod(2)
-    area_a = (a[:, 2:] - a[:, :2]).prod(1)
-    area_b = (b[:, 2:] - b[:, :2]).prod(1)
-    iou: npt.NDArray[np.float32] = (inter / (area_a[:, None] + area_b[None] - inter + 1e-9)).astype(
-        np.float32
-    )
-    return iou
 
 
 def _match(
@@ -157,9 +144,9 @@ class OnnxDetector:
     def predict(
         self, image: npt.NDArray[Any], classes: Sequence[str], score_threshold: float = 0.01
     ) -> Prediction:
-        from node.detect.preprocess import letterbox
+        from node.detect.preprocess import preprocess
 
-        lb = letterbox(image, self.input_hw)
+        lb = preprocess(image, self.input_hw)
         return raw_to_prediction(
             self.raw(lb.tensor), self.input_hw, lb.ratio, lb.frame_hw, self.labels, classes,
             score_threshold,
@@ -255,7 +242,7 @@ def false_positives(
             "per_label": per_label, "fp_per_image_at": stricter}  # fmt: skip
 
 
-# --- the whole evaluation (``citywatch eval suspect``) -----------------------------------------
+# --- the whole evaluation (``citywatch-train eval suspect``) -----------------------------------
 
 SUSPECT_COUNT = ("pistol", "long_gun", "knife", "drone")
 

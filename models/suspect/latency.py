@@ -23,13 +23,13 @@ from models.suspect.evaluate import OnnxDetector, frames_of
 
 
 def measure(models: list[Path], frames: list[np.ndarray], warmup: int = 3) -> dict[str, Any]:
-    from node.detect.preprocess import letterbox
+    from node.detect.preprocess import preprocess
 
     dets = [OnnxDetector(m, []) for m in models]
     times: list[list[float]] = [[] for _ in dets]
     for k, frame in enumerate(frames):
         for d, t in zip(dets, times, strict=True):
-            x = letterbox(frame, d.input_hw).tensor
+            x = preprocess(frame, d.input_hw).tensor
             t0 = time.perf_counter()
             d.raw(x)
             if k >= warmup:

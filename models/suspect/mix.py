@@ -1,6 +1,6 @@
 """The synthetic generator: paste RGBA object cut-outs onto backgrounds, write YOLO labels + CSV.
 
-Numpy/OpenCV only (the node CLI ``citywatch data mix`` imports it). Per output image:
+Numpy/OpenCV only (``citywatch-train data mix`` runs it without torch). Per output image:
 
 1. pick a background (a frame with no objects; images with no pasted object are hard negatives);
 2. paste 1..``max_objects`` cut-outs: each is scaled (longest side a random fraction of the
@@ -28,6 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from models.suspect.dataset import CSV_HEADER, DatasetError, list_images, write_yolo_labels
+from node.boxes import iou
 
 # OpenCV's stubs type images as generic arrays; the generator only ever holds uint8 BGR(A)
 Image = npt.NDArray[Any]
@@ -201,14 +202,6 @@ def color_match(obj_bgr: Image, alpha: Mask, region_bgr: Image, strength: float)
     return np.asarray(cv2.cvtColor(np.clip(target, 0, 255).astype(np.uint8), cv2.COLOR_LAB2BGR))
 
 
-def _iou(a: Sequence[int], b: Sequence[int]) -> float:
-    ix = max(0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
-
-
 def _paste(canvas: Image, obj: Image, x: int, y: int, feather: bool) -> Mask:
     """Alpha-blend BGRA ``obj`` at (x, y); returns the full-image mask of alpha > 0.5."""
     h, w = obj.shape[:2]
@@ -268,7 +261,7 @@ def mix_one(
         for _try in range(10):
             x, y = int(rng.integers(0, bw - ow)), int(rng.integers(0, bh - oh))
             box = (x, y, x + ow, y + oh)
-            if all(_iou(box, b) <= params.max_overlap for b in boxes):
+            if all(iou(box, b) <= params.max_overlap for b in boxes):
                 break
         else:
             continue

@@ -3,7 +3,7 @@ object-free backgrounds (fire_smoke images labelled only ``default``, a neutral-
 
     .venv-train/bin/python -m models.suspect.prepare_mix --shared ../shared \\
         --out runs/suspect/mixsrc -n 600 --seed 0
-    # then: citywatch data mix --objects runs/suspect/mixsrc/objects \\
+    # then: citywatch-train data mix --objects runs/suspect/mixsrc/objects \\
     #     --backgrounds runs/suspect/mixsrc/backgrounds --out runs/suspect/mix -n 600
 
 Street videos are NOT used as backgrounds: their frames are the false-positive test set.

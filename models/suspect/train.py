@@ -10,7 +10,7 @@ Data (splits by source clip/session, seed 0, written to ``<out>/splits.json``):
 
 * ``shared/datasets/weapons/train`` (0 = pistol, 1 = knife, 2 = long gun: see ``splits.py``),
   ``shared/datasets/drones`` (0 = drone);
-* optional generated images (``citywatch data mix``), training only.
+* optional generated images (``citywatch-train data mix``), training only.
 
 The trained head predicts ``pistol, long_gun, knife, drone`` only (``HEAD_CLASSES``): ``person``
 comes from YOLOX-nano's own neck and head in the exported :class:`MergedDetector`, which shares
@@ -63,7 +63,7 @@ from models.suspect.dataset import (
 from models.suspect.evaluate import Truth, detection_metrics, raw_to_prediction
 from models.suspect.splits import CLASSES, make_splits
 from models.suspect.yolox_torch import YoloxNano, load_onnx_weights, with_classes
-from node.detect.preprocess import letterbox
+from node.detect.preprocess import preprocess
 
 # the whole CSPDarknet and the first top-down neck step: shared with YOLOX-nano's own person
 # path in the exported MergedDetector, so they must stay exactly COCO's
@@ -79,7 +79,8 @@ HEAD_CLASSES = tuple(c for c in CLASSES if c != "person")  # what the trained he
 
 
 def read_generated(folder: Path) -> Dataset:
-    """A ``citywatch data mix`` folder; its ``data.yaml`` class order is remapped to CLASSES."""
+    """A ``citywatch-train data mix`` folder; its ``data.yaml`` class order is remapped to
+    CLASSES."""
     import yaml
 
     names = list(yaml.safe_load((folder / "data.yaml").read_text())["names"])
@@ -174,7 +175,7 @@ def build_cache(
             img, boxes = rot90(img, boxes, cw)
             h, w = img.shape[:2]
         if jitter_seed is None:
-            lb = letterbox(img, (size, size))
+            lb = preprocess(img, (size, size))
             canvas = lb.tensor[0].transpose(1, 2, 0).astype(np.uint8)
             px = boxes * np.asarray([w, h, w, h], np.float32) * lb.ratio
         else:
@@ -268,6 +269,9 @@ def grid_of(size: int, strides: tuple[int, ...]) -> tuple[torch.Tensor, torch.Te
 
 
 def pair_iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Pairwise IoU on torch tensors, for SimOTA and the IoU loss: they need autograd and the
+    training device, which ``node.boxes.box_iou`` (numpy, the one used everywhere else) cannot
+    give. Same formula, with 1e-9 in the union as YOLOX has it."""
     lt = torch.max(a[:, None, :2], b[None, :, :2])
     rb = torch.min(a[:, None, 2:], b[None, :, 2:])
     inter = (rb - lt).clamp(min=0).prod(2)
@@ -611,7 +615,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--shared", type=Path, required=True)
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--cache", type=Path, default=Path("runs/suspect/cache"))
-    p.add_argument("--generated", type=Path, help="A generated YOLO folder (citywatch data mix).")
+    p.add_argument(
+        "--generated", type=Path, help="A generated YOLO folder (citywatch-train data mix)."
+    )
     p.add_argument("--iters", type=int, default=1500)
     p.add_argument("--batch", type=int, default=8)
     p.add_argument(

@@ -330,9 +330,9 @@ def parity(onnx_path: Path, image_bgr: np.ndarray, input_size: int = 416) -> flo
     """Max abs difference between ONNX Runtime and the torch import on one letterboxed image."""
     import onnxruntime as ort
 
-    from node.detect.preprocess import letterbox
+    from node.detect.preprocess import preprocess
 
-    tensor = letterbox(image_bgr, (input_size, input_size)).tensor
+    tensor = preprocess(image_bgr, (input_size, input_size)).tensor
     sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     ref = sess.run(None, {sess.get_inputs()[0].name: tensor})[0]
     net = ExportWrapper(load_onnx_weights(onnx_path)).eval()

@@ -106,7 +106,9 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
     from node.cli.analyze_cmd import build_analyzer
     from node.config import load_config
     from node.inference.overhead import measure_wrapper_overhead
+    from node.inference.providers import CPU
     from node.inference.session import SessionOptions
+    from node.registry.loader import ModelLoader
     from node.registry.store import store_from_config
 
     config = load_config(args.config)
@@ -117,14 +119,16 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
     frame, source = _sample_frame(args.video)
     names = [n.strip() for n in args.models.split(",") if n.strip()]
     rows, overhead = [], []
+    loader = ModelLoader(store, m)  # for the options the node would run each model with
     for name in names:
         path, manifest = store.ensure(name)
+        options = loader.session_options(name, manifest.name)
         for provider in bench_providers():
-            rows.append(bench_model(path, manifest, provider, args.seconds, frame))
+            rows.append(bench_model(path, manifest, provider, args.seconds, frame, options))
         overhead.append(
             measure_wrapper_overhead(
                 path, manifest, n=args.overhead_n, image=frame,
-                options=SessionOptions(providers=("CPUExecutionProvider",)),
+                options=SessionOptions(providers=(CPU,)),
             )
         )  # fmt: skip
     result: dict[str, Any] = {

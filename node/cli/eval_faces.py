@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
 
@@ -16,7 +17,9 @@ def register(esub: Any) -> None:
     p.add_argument("--probes", required=True, help="Probe folder <root>/<person>/*.jpg; "
                    "people absent from the gallery count as unknowns.")
     p.add_argument("--config", "-c", help="Node config (threshold, margin, models).")
-    p.add_argument("--models", help="Folder with the .onnx files.")
+    p.add_argument(
+        "--models", help="Folder with the .onnx files (default: the model registry)."
+    )
     p.add_argument("--threshold", type=float, help="Override faces.match_threshold.")
     p.add_argument("--margin", type=float, help="Override faces.match_margin.")
     p.add_argument("--json", action="store_true", help="Print the report as JSON.")
@@ -26,8 +29,8 @@ def register(esub: Any) -> None:
 def _run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from node.config import load_config
-    from node.face.analytic import build_engine
+    from node.cli.faces_cmd import face_engine
+    from node.config import ConfigError, load_config
     from node.face.evaluate import (
         closed_set_accuracy,
         embed_tree,
@@ -35,11 +38,17 @@ def _run(args: argparse.Namespace) -> int:
         open_set,
         sweep,
     )
+    from node.inference.errors import ModelError
 
-    fc = load_config(args.config).analytics.faces
+    try:
+        cfg = load_config(args.config)
+        engine = face_engine(cfg, args.models)
+    except (ConfigError, ModelError) as err:
+        print(f"citywatch eval faces: error: {err}", file=sys.stderr)
+        return 2
+    fc = cfg.analytics.faces
     t = fc.match_threshold if args.threshold is None else args.threshold
     m = fc.match_margin if args.margin is None else args.margin
-    engine = build_engine(fc, models_dir=args.models)
     gallery, probes = embed_tree(engine, args.gallery), embed_tree(engine, args.probes)
     correct, total = closed_set_accuracy(gallery, probes)
     rates = open_set(gallery, probes, t, m)

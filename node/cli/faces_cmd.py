@@ -1,5 +1,8 @@
 """``citywatch faces enroll|list|remove|authorize|revoke|export|import``: manage the gallery
-offline, with the same rules as the MQTT commands (``node.face.enroll.FaceService``)."""
+offline, with the same rules as the MQTT commands (``node.face.enroll.FaceService``).
+
+The face models come from the model registry, as for ``run`` and ``analyze``: pulled into the
+store on first use (``CITYWATCH_MODEL_MIRROR`` or the pinned URLs), or from ``--models DIR``."""
 
 from __future__ import annotations
 
@@ -16,8 +19,12 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--config", "-c", help="Node YAML config (gallery path, face settings).")
     p.add_argument("--gallery", help="Gallery file (default: from the config).")
-    p.add_argument("--models", help="Folder with yunet/MobileFaceNet .onnx files.")
+    p.add_argument(
+        "--models",
+        help="Folder with the yunet/MobileFaceNet .onnx files (default: the model registry).",
+    )
     fsub = p.add_subparsers(dest="faces_command", metavar="ACTION", required=True)
+    p.set_defaults(func=_guarded)
 
     e = fsub.add_parser("enroll", help="Enroll NAME from images, or every person of a folder.")
     e.add_argument("name", nargs="?", help="Identity name (omit with --folder).")
@@ -25,9 +32,9 @@ def register(sub: Any) -> None:
     e.add_argument("--folder", help="Enroll <folder>/<person>/*.jpg, one identity per folder.")
     e.add_argument("--authorised", action="store_true", help="Also authorise (gate).")
     e.add_argument("--replace", action="store_true", help="Drop previous samples first.")
-    e.set_defaults(func=_enroll)
+    e.set_defaults(action=_enroll)
 
-    fsub.add_parser("list", help="List identities.").set_defaults(func=_list)
+    fsub.add_parser("list", help="List identities.").set_defaults(action=_list)
     for verb, helptext in (
         ("remove", "Delete an identity and all its data."),
         ("authorize", "Let an identity open the gate."),
@@ -35,14 +42,26 @@ def register(sub: Any) -> None:
     ):
         v = fsub.add_parser(verb, help=helptext)
         v.add_argument("name")
-        v.set_defaults(func=_by_name, verb=verb)
+        v.set_defaults(action=_by_name, verb=verb)
     x = fsub.add_parser("export", help="Write a backup copy of the gallery (0600).")
     x.add_argument("dest")
-    x.set_defaults(func=_export)
+    x.set_defaults(action=_export)
     i = fsub.add_parser("import", help="Merge a backup into the gallery.")
     i.add_argument("src")
     i.add_argument("--replace", action="store_true", help="Replace the gallery instead.")
-    i.set_defaults(func=_import)
+    i.set_defaults(action=_import)
+
+
+def _guarded(args: argparse.Namespace) -> int:
+    """Run the action; a bad config or a model that cannot be had is one line, not a traceback."""
+    from node.config import ConfigError
+    from node.inference.errors import ModelError
+
+    try:
+        return int(args.action(args))
+    except (ConfigError, ModelError) as err:
+        print(f"citywatch faces: error: {err}", file=sys.stderr)
+        return 2
 
 
 def _faces_config(args: argparse.Namespace) -> tuple[Any, Path]:
@@ -54,15 +73,32 @@ def _faces_config(args: argparse.Namespace) -> tuple[Any, Path]:
     return cfg, path
 
 
-def _service(args: argparse.Namespace, need_models: bool) -> Any:
+def face_engine(cfg: Any, models_dir: str | None) -> Any:
+    """The detector and embedder of ``cfg.analytics.faces``: from ``models_dir`` when given, else
+    through the registry like ``run`` (pulled on first use). Raises ``ModelError``."""
     from node.face.analytic import build_engine
+
+    if models_dir is not None:
+        return build_engine(cfg.analytics.faces, models_dir=models_dir)
+    from node.registry.loader import ModelLoader
+    from node.registry.store import store_from_config
+
+    m = cfg.models
+    # stderr is passed explicitly: the default is bound when the registry module is imported
+    store = store_from_config(
+        m.store_dir, m.mirror, m.download_timeout_s, progress_stream=sys.stderr
+    )
+    return build_engine(cfg.analytics.faces, ModelLoader(store, m))
+
+
+def _service(args: argparse.Namespace, need_models: bool) -> Any:
     from node.face.enroll import EnrollPolicy, FaceService
     from node.face.gallery import Gallery
 
     cfg, path = _faces_config(args)
     fc = cfg.analytics.faces
     # list/remove/authorise never touch the models, so they work without the model files
-    engine: Any = build_engine(fc, models_dir=args.models) if need_models else None
+    engine: Any = face_engine(cfg, args.models) if need_models else None
     policy = EnrollPolicy(fc.max_image_bytes, fc.max_images, fc.too_close_similarity)
     return FaceService(engine, Gallery(path, store_crops=fc.store_crops), policy)
 

@@ -23,8 +23,6 @@ COMMAND_MODULES = [
     "node.cli.faces_cmd",
     "node.cli.eval_cmd",
     "node.cli.analyze_cmd",
-    "node.cli.data_cmd",
-    "node.cli.train_cmd",
     "node.cli.bench_cmd",
     "node.cli.notify_cmd",
 ]

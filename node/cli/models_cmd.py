@@ -84,14 +84,16 @@ def _do_list(store: Any, args: argparse.Namespace) -> int:
             print(json.dumps({
                 "name": r.name, "file": r.file, "present": r.present, "size": r.size,
                 "license": r.license, "source": r.source, "imported": r.imported,
+                "obtain": r.obtain,
             }))
         return 0
     print(f"store: {store.root}" + (f"   mirror: {store.mirror}" if store.mirror else ""))
     print(f"{'NAME':<20} {'PRESENT':<8} {'SIZE':>10}  {'LICENSE':<12} SOURCE")
     for r in rows:
         size = f"{r.size / 1e6:.1f} MB" if r.size else "-"
+        source = r.source or (f"(make: {r.obtain})" if r.obtain else "(none: mirror or import)")
         print(f"{r.name:<20} {'yes' if r.present else 'no':<8} {size:>10}  "
-              f"{r.license:<12} {r.source or '(none: mirror or import)'}")
+              f"{r.license:<12} {source}")
     return 0
 
 

@@ -5,35 +5,33 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from node.boxes import box_iou
+
 
 def nms(
-    boxes: npt.NDArray[np.float32], scores: npt.NDArray[np.float32], iou_threshold: float
+    boxes: npt.NDArray[np.float32],
+    scores: npt.NDArray[np.float32],
+    iou_threshold: float,
+    top_k: int | None = None,
 ) -> npt.NDArray[np.int64]:
     """Greedy NMS on one class: indices of kept boxes, highest score first.
 
     A box is dropped when its IoU with an already kept box is strictly greater than
-    ``iou_threshold``.
+    ``iou_threshold``. ``top_k`` stops after that many kept boxes (the first ``top_k`` of the
+    full result, found sooner).
     """
     if boxes.shape[0] != scores.shape[0]:
         raise ValueError(f"boxes {boxes.shape} and scores {scores.shape} disagree on N")
     if not 0.0 <= iou_threshold <= 1.0:
         raise ValueError(f"iou_threshold must be in [0, 1], got {iou_threshold}")
-    x1, y1, x2, y2 = boxes[:, 0], boxes[:, 1], boxes[:, 2], boxes[:, 3]
-    areas = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
     # stable sort keeps the original order among equal scores, so results are deterministic
     order = np.argsort(-scores, kind="stable")
     keep: list[int] = []
-    while order.size > 0:
+    while order.size > 0 and (top_k is None or len(keep) < top_k):
         i = int(order[0])
         keep.append(i)
         rest = order[1:]
-        w = np.clip(np.minimum(x2[i], x2[rest]) - np.maximum(x1[i], x1[rest]), 0, None)
-        h = np.clip(np.minimum(y2[i], y2[rest]) - np.maximum(y1[i], y1[rest]), 0, None)
-        inter = w * h
-        union = areas[i] + areas[rest] - inter
-        with np.errstate(divide="ignore", invalid="ignore"):
-            iou = np.where(union > 0, inter / union, 0.0)
-        order = rest[iou <= iou_threshold]
+        order = rest[box_iou(boxes[i : i + 1], boxes[rest])[0] <= iou_threshold]
     return np.asarray(keep, dtype=np.int64)
 
 

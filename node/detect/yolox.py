@@ -19,7 +19,7 @@ import numpy.typing as npt
 
 from node.detect.detections import Detections
 from node.detect.nms import class_aware_nms
-from node.detect.preprocess import letterbox
+from node.detect.preprocess import preprocess
 from schemas.manifest import ModelManifest, YoloxDecoding
 
 STRIDES: tuple[int, ...] = (8, 16, 32)
@@ -132,7 +132,7 @@ def detect(
             f"manifest says shape {spec.shape} layout {spec.layout} colour {spec.color}"
         )
     labels = m.labels or [str(i) for i in range(m.decoding.num_classes)]
-    lb = letterbox(image, input_hw, spec.pad_value)
+    lb = preprocess(image, input_hw, spec.pad_value)
     raw = session.run({spec.name: lb.tensor})[0]
     return postprocess(
         np.asarray(raw, dtype=np.float32),

@@ -17,6 +17,7 @@ import numpy.typing as npt
 
 from node.face.embed import KNOWN, EmbedderContract
 from node.face.yunet import Runner
+from node.inference.session import SessionOptions, open_session
 
 F32 = npt.NDArray[np.float32]
 
@@ -34,18 +35,10 @@ def session_runner(session: Any) -> Runner:
     return run
 
 
-def ort_runner(path: str | Path, threads: int = 1) -> Runner:
-    """A CPU session on one model file. Spinning is off: idle worker threads would otherwise burn
-    the cores the rest of the node needs."""
-    import onnxruntime as ort
-
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = threads
-    opts.inter_op_num_threads = 1
-    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    opts.add_session_config_entry("session.inter_op.allow_spinning", "0")
-    session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-    return session_runner(session)
+def ort_runner(path: str | Path, options: SessionOptions | None = None) -> Runner:
+    """A session on one model file, made by the node's one session factory (default: one
+    intra-op thread, the best providers available)."""
+    return session_runner(open_session(path, options or SessionOptions(intra_op_threads=1)))
 
 
 def models_dir() -> Path | None:

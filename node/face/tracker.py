@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from node.face.yunet import iou_one_to_many
+from node.boxes import box_iou
 
 F32 = npt.NDArray[np.float32]
 
@@ -37,7 +37,7 @@ class IouTracker:
         ids = [-1] * n
         if self._tracks and n:
             old = np.stack([t.box for t in self._tracks])
-            iou = np.stack([iou_one_to_many(b, old) for b in boxes])  # (boxes, tracks)
+            iou = box_iou(boxes, old)  # (boxes, tracks)
             pairs = sorted(
                 ((float(iou[i, j]), i, j) for i in range(n) for j in range(len(self._tracks))),
                 reverse=True,

@@ -16,9 +16,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 import numpy.typing as npt
+
+from node.detect.nms import nms
+from node.inference.letterbox import Letterbox, letterbox
 
 F32 = npt.NDArray[np.float32]
 Runner = Callable[[dict[str, F32]], dict[str, F32]]
@@ -60,29 +62,12 @@ class FaceDetections:
         return FaceDetections(self.boxes[idx], self.scores[idx], self.landmarks[idx])
 
 
-@dataclass(frozen=True)
-class Letterbox:
-    """How a frame was placed into the model input: input = frame * scale (top-left)."""
-
-    scale: float
-    frame_w: int
-    frame_h: int
-
-
-def letterbox(image: npt.NDArray[np.uint8], size: int = 320) -> tuple[F32, Letterbox]:
+def preprocess(image: npt.NDArray[np.uint8], size: int = 320) -> tuple[F32, Letterbox]:
     """BGR uint8 HxWx3 → (1,3,size,size) float32 blob, aspect kept, padded bottom/right."""
-    h, w = image.shape[:2]
-    if h == 0 or w == 0:
-        raise ValueError(f"empty image {image.shape}")
-    scale = size / max(h, w)
-    nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
     # INTER_AREA averages source pixels: the single-step equivalent of "shrink first", no aliasing
-    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-    resized = cv2.resize(image, (nw, nh), interpolation=interp)
-    canvas = np.zeros((size, size, 3), np.uint8)
-    canvas[:nh, :nw] = resized
+    canvas, lb = letterbox(image, (size, size), interpolation="area_when_shrinking")
     blob = canvas.transpose(2, 0, 1)[None].astype(np.float32)
-    return blob, Letterbox(scale=scale, frame_w=w, frame_h=h)
+    return blob, lb
 
 
 def _priors(stride: int, size: int) -> tuple[F32, F32]:
@@ -124,36 +109,13 @@ def decode(
     )
 
 
-def iou_one_to_many(box: F32, boxes: F32) -> F32:
-    x1 = np.maximum(box[0], boxes[:, 0])
-    y1 = np.maximum(box[1], boxes[:, 1])
-    x2 = np.minimum(box[2], boxes[:, 2])
-    y2 = np.minimum(box[3], boxes[:, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    area = (box[2] - box[0]) * (box[3] - box[1])
-    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    out: F32 = (inter / np.maximum(area + areas - inter, 1e-9)).astype(np.float32)
-    return out
-
-
-def nms(boxes: F32, scores: F32, iou_threshold: float, top_k: int) -> npt.NDArray[np.intp]:
-    """Greedy non-maximum suppression; indices of kept boxes, best first."""
-    order = np.argsort(-scores, kind="stable")
-    keep: list[int] = []
-    while order.size and len(keep) < top_k:
-        i = int(order[0])
-        keep.append(i)
-        rest = order[1:]
-        order = rest[iou_one_to_many(boxes[i], boxes[rest]) <= iou_threshold]
-    return np.asarray(keep, dtype=np.intp)
-
-
 def to_frame(det: FaceDetections, lb: Letterbox) -> FaceDetections:
     """Map input-pixel detections back to the frame and clip boxes to it."""
-    boxes = det.boxes / lb.scale
-    boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, lb.frame_w)
-    boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, lb.frame_h)
-    return FaceDetections(boxes.astype(np.float32), det.scores, det.landmarks / lb.scale)
+    frame_h, frame_w = lb.frame_hw
+    boxes = det.boxes / lb.scale_x
+    boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, frame_w)
+    boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, frame_h)
+    return FaceDetections(boxes.astype(np.float32), det.scores, det.landmarks / lb.scale_x)
 
 
 @dataclass
@@ -167,10 +129,10 @@ class YuNetDetector:
     top_k: int = 50
 
     def detect(self, image: npt.NDArray[np.uint8]) -> FaceDetections:
-        blob, lb = letterbox(image, self.size)
+        blob, lb = preprocess(image, self.size)
         raw = self.run({INPUT_NAME: blob})
         cand = decode(raw, self.size, self.score_threshold)
         if len(cand) == 0:
             return cand
-        keep = nms(cand.boxes, cand.scores, self.nms_threshold, self.top_k)
+        keep = nms(cand.boxes, cand.scores, self.nms_threshold, top_k=self.top_k)
         return to_frame(cand.take(keep), lb)

@@ -28,6 +28,7 @@ from node.fire.model import (
 )
 from node.fire.smoothing import KOfNAlarm, SmoothingParams
 from node.frame import Frame
+from node.inference.session import SessionOptions
 from schemas.config import NodeConfig
 from schemas.config.analytics import AnalyticConfig
 from schemas.config.fire import FireConfig
@@ -224,9 +225,14 @@ def model_from_config(cfg: FireConfig, ctx: BuildContext | None = None) -> FireM
     file_name = manifest.files.get(cfg.precision)
     if file_name is None:
         raise ModelFileError(f"no {cfg.precision} model in {manifest_path}")
-    backend = OrtFireBackend(
-        manifest_path.parent / file_name, cfg.threads, manifest.sha256.get(file_name)
+    keys = (cfg.registry_name(),)  # per_model overrides apply as to the registry model
+    options = (
+        ctx.models.session_options(*keys, intra_op_threads=cfg.threads)
+        if ctx is not None and ctx.models is not None
+        else SessionOptions(intra_op_threads=cfg.threads)
     )
+    backend = OrtFireBackend(manifest_path.parent / file_name, options,
+                             manifest.sha256.get(file_name))
     return FireModel(manifest, backend)
 
 

@@ -7,8 +7,9 @@ normalisation, the operating thresholds chosen at training time, and the classif
 alone, so the box and heatmap can improve without moving any score. When present the node draws
 its box and heatmap from it; otherwise from the classifier's CAM.
 
-``FireBackend`` is the seam: the node's shared inference layer (``node.inference``) can replace
-``OrtFireBackend`` without touching the analytic; tests inject fakes.
+``FireBackend`` is the seam: in the node the model is a registry handle (``HandleFireBackend``);
+``OrtFireBackend`` opens a file directly (``model_source: bundled``, evaluation) through the node's
+one session factory; tests inject fakes.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from node.fire.cam import FloatMap, class_activation_map
 from node.fire.preprocess import preprocess
+from node.inference.session import SessionOptions, open_session
 
 MODELS_DIR = Path(__file__).resolve().parents[2] / "models" / "fire"
 DEFAULT_MANIFEST = MODELS_DIR / "fire_cls.json"
@@ -132,26 +134,21 @@ def sha256_of(path: Path) -> str:
 
 
 class OrtFireBackend:
-    """Plain ONNX Runtime session (until ``node.inference`` provides shared sessions).
+    """An ONNX Runtime session on one fire model file (``node.inference.open_session``: the
+    configured providers, spin-waiting off)."""
 
-    Spinning is off: worker threads that busy-wait between frames would steal the CPU that other
-    cameras and analytics need on a small edge box.
-    """
-
-    def __init__(self, model_path: Path, threads: int = 1, expected_sha256: str | None = None):
-        import onnxruntime as ort
-
+    def __init__(
+        self,
+        model_path: Path,
+        options: SessionOptions | None = None,
+        expected_sha256: str | None = None,
+    ) -> None:
+        """``options`` default: one intra-op thread, the best providers available."""
         if not model_path.is_file():
             raise ModelFileError(f"fire model not found: {model_path}")
         if expected_sha256 is not None and sha256_of(model_path) != expected_sha256:
             raise ModelFileError(f"{model_path} does not match the sha256 in its manifest")
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads
-        opts.inter_op_num_threads = 1
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self._session = ort.InferenceSession(
-            str(model_path), sess_options=opts, providers=["CPUExecutionProvider"]
-        )
+        self._session = open_session(model_path, options or SessionOptions(intra_op_threads=1))
         self._input = self._session.get_inputs()[0].name
 
     def run(self, batch: npt.NDArray[np.float32]) -> tuple[
@@ -185,7 +182,10 @@ class FireModel:
 
     @classmethod
     def load(
-        cls, manifest_path: Path = DEFAULT_MANIFEST, precision: str = "int8", threads: int = 1
+        cls,
+        manifest_path: Path = DEFAULT_MANIFEST,
+        precision: str = "int8",
+        options: SessionOptions | None = None,
     ) -> FireModel:
         manifest = FireManifest.load(manifest_path)
         try:
@@ -195,7 +195,7 @@ class FireModel:
                 f"no {precision!r} model in {manifest_path}; available: {sorted(manifest.files)}"
             ) from None
         backend = OrtFireBackend(
-            manifest_path.parent / file_name, threads, manifest.sha256.get(file_name)
+            manifest_path.parent / file_name, options, manifest.sha256.get(file_name)
         )
         return cls(manifest, backend)
 

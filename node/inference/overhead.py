@@ -17,8 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from node.inference.preprocess import prepare_image
-from node.inference.providers import choose_providers
-from node.inference.session import ModelSession, SessionOptions, make_ort_options, warmup_feeds
+from node.inference.session import ModelSession, SessionOptions, open_session, warmup_feeds
 from schemas.manifest import InputSpec, ModelManifest
 
 
@@ -63,19 +62,13 @@ def measure_wrapper_overhead(
     warmup: int = 5,
 ) -> dict[str, Any]:
     """Median/p90 of both paths over ``n`` interleaved frames and the ratio of medians."""
-    import onnxruntime as ort
-
     options = options or SessionOptions()
     spec = manifest.inputs[0]
     is_image = len(manifest.inputs) == 1 and spec.image_size() is not None
     frame = image if image is not None else np.random.default_rng(0).integers(
         0, 256, (480, 640, 3), dtype=np.uint8
     )
-    bare = ort.InferenceSession(
-        str(model_path),
-        sess_options=make_ort_options(options),
-        providers=choose_providers(override=options.providers),
-    )
+    bare = open_session(model_path, options)  # the raw ORT session, no wrapper
     wrapped = ModelSession(model_path, manifest, options)
     fixed = warmup_feeds(manifest.inputs)  # non-image models: no preprocessing on either side
 

@@ -1,54 +1,34 @@
 """Manifest-driven image preprocessing: a BGR frame becomes the tensor an input declares.
 
 Pure functions (numpy + OpenCV resize). ``prepare_image`` returns the tensor and the
-``Letterbox`` that maps model coordinates back to frame pixels.
+``Letterbox`` (``node.inference.letterbox``) that maps model coordinates back to frame pixels.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import cv2
 import numpy as np
 import numpy.typing as npt
 
+from node.inference.letterbox import Letterbox, Placement, check_image, letterbox
 from schemas.manifest import InputSpec
-
-
-@dataclass(frozen=True)
-class Letterbox:
-    """``frame_xy = (model_xy - (pad_x, pad_y)) / (scale_x, scale_y)``."""
-
-    scale_x: float
-    scale_y: float
-    pad_x: float
-    pad_y: float
-
-    def to_frame(self, xy: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-        """Map ``[..., 2k]`` interleaved x, y model coordinates back to frame pixels."""
-        out = np.array(xy, dtype=np.float32, copy=True)
-        out[..., 0::2] = (out[..., 0::2] - self.pad_x) / self.scale_x
-        out[..., 1::2] = (out[..., 1::2] - self.pad_y) / self.scale_y
-        return out
 
 
 def fit(
     image: npt.NDArray[np.uint8], size: tuple[int, int], mode: str, pad_value: int
 ) -> tuple[npt.NDArray[np.uint8], Letterbox]:
-    """Resize ``image`` (HxWxC) to ``size`` = (height, width) by stretching or letterboxing."""
-    h, w = image.shape[:2]
-    th, tw = size
+    """Resize ``image`` (HxWx3) to ``size`` = (height, width): ``mode`` is the manifest's
+    ``resize`` (``stretch``, ``letterbox_top_left`` or ``letterbox_center``)."""
     if mode == "stretch":
+        check_image(image)
+        h, w = image.shape[:2]
+        th, tw = size
         out = cv2.resize(image, (tw, th), interpolation=cv2.INTER_LINEAR)
-        return np.asarray(out, dtype=np.uint8), Letterbox(tw / w, th / h, 0.0, 0.0)
-    r = min(th / h, tw / w)
-    nh, nw = round(h * r), round(w * r)
-    resized = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_LINEAR)
-    canvas = np.full((th, tw, image.shape[2]), pad_value, dtype=np.uint8)
-    top, left = ((th - nh) // 2, (tw - nw) // 2) if mode == "letterbox_center" else (0, 0)
-    canvas[top : top + nh, left : left + nw] = resized
-    return canvas, Letterbox(r, r, float(left), float(top))
+        return np.asarray(out, dtype=np.uint8), Letterbox(tw / w, th / h, 0.0, 0.0, (h, w))
+    placement: Placement = "center" if mode == "letterbox_center" else "top_left"
+    return letterbox(image, size, pad_value=pad_value, placement=placement)
 
 
 def prepare_image(
@@ -58,10 +38,6 @@ def prepare_image(
     size = spec.image_size()
     if size is None:
         raise ValueError(f"input {spec.name!r} is not a fixed-size image input")
-    if image_bgr.ndim != 3 or image_bgr.shape[2] != 3 or image_bgr.dtype != np.uint8:
-        raise ValueError(
-            f"expected an HxWx3 uint8 BGR image, got shape {image_bgr.shape} {image_bgr.dtype}"
-        )
     fitted, box = fit(image_bgr, size, spec.resize, spec.pad_value)
     if spec.color == "RGB":
         fitted = fitted[..., ::-1]

@@ -1,23 +1,26 @@
-"""Choose ONNX Runtime execution providers: TensorRT, then CUDA, then CPU.
+"""Choose ONNX Runtime execution providers (TensorRT, then CUDA, then CPU) and their options.
 
-Only what the installed onnxruntime build offers is used; a per-model override may name
-providers explicitly (full names or the short aliases ``tensorrt``, ``cuda``, ``cpu``).
+Only what the installed onnxruntime build offers is used; the config (``models.providers``, per
+model ``models.per_model.<name>.providers``) may name providers explicitly (full names or the
+short aliases ``tensorrt``, ``cuda``, ``cpu``). This module is the only place that names them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 from node.inference.errors import ProviderUnavailableError
+from schemas.config.models import CudaConfig, TensorrtConfig
 
+TENSORRT = "TensorrtExecutionProvider"
+CUDA = "CUDAExecutionProvider"
 CPU = "CPUExecutionProvider"
-PREFERENCE: tuple[str, ...] = ("TensorrtExecutionProvider", "CUDAExecutionProvider", CPU)
-ALIASES: dict[str, str] = {
-    "tensorrt": "TensorrtExecutionProvider",
-    "trt": "TensorrtExecutionProvider",
-    "cuda": "CUDAExecutionProvider",
-    "cpu": CPU,
-}
+PREFERENCE: tuple[str, ...] = (TENSORRT, CUDA, CPU)
+ALIASES: dict[str, str] = {"tensorrt": TENSORRT, "trt": TENSORRT, "cuda": CUDA, "cpu": CPU}
+
+# One entry of the providers list an ONNX Runtime session takes: (name, options).
+ProviderSpec = tuple[str, dict[str, str]]
 
 
 def available_providers() -> list[str]:
@@ -50,3 +53,26 @@ def choose_providers(
     if CPU not in chosen:
         chosen.append(CPU)
     return chosen
+
+
+def provider_options(name: str, tensorrt: TensorrtConfig, cuda: CudaConfig) -> dict[str, str]:
+    """ONNX Runtime's options for provider ``name`` (strings, as ORT parses them)."""
+    if name == TENSORRT:
+        options = {
+            "device_id": str(tensorrt.device_id),
+            "trt_fp16_enable": str(tensorrt.fp16),
+        }
+        if tensorrt.engine_cache_dir:
+            options["trt_engine_cache_enable"] = "True"
+            options["trt_engine_cache_path"] = str(Path(tensorrt.engine_cache_dir).expanduser())
+        return options
+    if name == CUDA:
+        return {"device_id": str(cuda.device_id)}
+    return {}
+
+
+def with_options(
+    providers: Sequence[str], tensorrt: TensorrtConfig, cuda: CudaConfig
+) -> list[ProviderSpec]:
+    """``providers`` (canonical names) paired with their options."""
+    return [(p, provider_options(p, tensorrt, cuda)) for p in providers]

@@ -1,4 +1,6 @@
-"""``ModelSession``: one ONNX Runtime session, checked against its manifest, timed.
+"""The node's model runner: ``open_session`` creates every ONNX Runtime session of the node
+(providers and their options from the config, spin-waiting off); ``ModelSession`` is one session
+checked against its manifest, and timed.
 
 ``run`` is safe to call from several worker threads at once (ONNX Runtime's ``run`` is
 thread-safe; only the latency record needs the lock here).
@@ -10,7 +12,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -18,7 +20,8 @@ import numpy as np
 import numpy.typing as npt
 
 from node.inference.errors import InvalidFeedsError, ManifestMismatchError, ModelLoadError
-from node.inference.providers import choose_providers
+from node.inference.providers import TENSORRT, ProviderSpec, choose_providers, with_options
+from schemas.config.models import CudaConfig, ModelsConfig, TensorrtConfig
 from schemas.manifest import Dim, InputSpec, ModelManifest, TensorSpec
 
 GraphOptimization = Literal["disable", "basic", "extended", "all"]
@@ -44,11 +47,49 @@ class SessionOptions:
     inter_op_threads: int = 1
     graph_optimization: GraphOptimization = "all"
     providers: tuple[str, ...] | None = None  # None: TensorRT -> CUDA -> CPU, as available
+    tensorrt: TensorrtConfig = field(default_factory=TensorrtConfig)
+    cuda: CudaConfig = field(default_factory=CudaConfig)
     latency_window: int = 512
+
+    def provider_specs(self) -> list[ProviderSpec]:
+        """The providers to ask ORT for, best first, each with its options."""
+        return with_options(choose_providers(override=self.providers), self.tensorrt, self.cuda)
+
+
+def session_options(
+    config: ModelsConfig,
+    *keys: str,
+    intra_op_threads: int | None = None,
+    engine_cache_dir: Path | None = None,
+) -> SessionOptions:
+    """Runtime options from the ``models`` config, overridden by its ``per_model`` entries of
+    ``keys`` (model names or slots, later keys win). ``intra_op_threads`` overrides both (an
+    analytic's own ``threads`` setting); ``engine_cache_dir`` is where TensorRT engines go when
+    the config names no folder (the loader passes one inside the model store)."""
+    providers = config.providers
+    intra, inter = config.intra_op_threads, config.inter_op_threads
+    for key in keys:
+        o = config.per_model.get(key)
+        if o is None:
+            continue
+        providers = o.providers if o.providers is not None else providers
+        intra = o.intra_op_threads if o.intra_op_threads is not None else intra
+        inter = o.inter_op_threads if o.inter_op_threads is not None else inter
+    tensorrt = config.tensorrt
+    if tensorrt.engine_cache_dir is None and engine_cache_dir is not None:
+        tensorrt = tensorrt.model_copy(update={"engine_cache_dir": str(engine_cache_dir)})
+    return SessionOptions(
+        intra_op_threads=intra if intra_op_threads is None else intra_op_threads,
+        inter_op_threads=inter,
+        graph_optimization=config.graph_optimization,
+        providers=tuple(providers) if providers else None,
+        tensorrt=tensorrt,
+        cuda=config.cuda,
+    )
 
 
 def make_ort_options(options: SessionOptions) -> Any:
-    """The ``onnxruntime.SessionOptions`` for ``options`` (shared with the overhead benchmark)."""
+    """The ``onnxruntime.SessionOptions`` for ``options``."""
     import onnxruntime as ort
 
     levels = {
@@ -67,6 +108,26 @@ def make_ort_options(options: SessionOptions) -> Any:
     so.add_session_config_entry("session.intra_op.allow_spinning", "0")
     so.add_session_config_entry("session.inter_op.allow_spinning", "0")
     return so
+
+
+def open_session(path: str | Path, options: SessionOptions) -> Any:
+    """An ``onnxruntime.InferenceSession`` on ``path``: the only place the node creates one, so
+    every model runs on the configured providers with the same threading and spin-waiting off.
+
+    Raises ``ProviderUnavailableError`` for a configured provider the build lacks and
+    ``ModelLoadError`` for a file ONNX Runtime cannot load."""
+    import onnxruntime as ort
+
+    providers = options.provider_specs()
+    try:
+        for name, provider_opts in providers:
+            if name == TENSORRT and "trt_engine_cache_path" in provider_opts:
+                Path(provider_opts["trt_engine_cache_path"]).mkdir(parents=True, exist_ok=True)
+        return ort.InferenceSession(
+            str(path), sess_options=make_ort_options(options), providers=providers
+        )
+    except Exception as err:  # ORT raises plain Exception subclasses per cause; or an OSError
+        raise ModelLoadError(str(path), str(err).strip() or type(err).__name__) from err
 
 
 @dataclass(frozen=True)
@@ -136,23 +197,12 @@ class ModelSession:
         self._lock = threading.Lock()
         self._latencies: deque[float] = deque(maxlen=self.options.latency_window)
         self._count = 0
-        self._session = self._open()
+        self._session = open_session(self.path, self.options)
         check_contract(manifest, self._session.get_inputs(), self._session.get_outputs())
         self.input_names = [s.name for s in manifest.inputs]
         self.output_names = [s.name for s in manifest.outputs]
         self._dtypes = {s.name: np.dtype(s.dtype) for s in manifest.inputs}
         self._ranks = {s.name: len(s.shape) for s in manifest.inputs}
-
-    def _open(self) -> Any:
-        import onnxruntime as ort
-
-        providers = choose_providers(override=self.options.providers)
-        try:
-            return ort.InferenceSession(
-                str(self.path), sess_options=make_ort_options(self.options), providers=providers
-            )
-        except Exception as err:  # ORT raises plain Exception subclasses per cause
-            raise ModelLoadError(str(self.path), str(err).strip() or type(err).__name__) from err
 
     @property
     def providers(self) -> list[str]:

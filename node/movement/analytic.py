@@ -22,9 +22,11 @@ import numpy as np
 import numpy.typing as npt
 
 from node.analytics.base import AnalysisResult, Analytic, Observation
-from node.detect.detections import Detections, box_iou
+from node.boxes import box_iou
+from node.detect.detections import Detections
 from node.detect.yolox import DetectorSession, detect
 from node.frame import Frame
+from node.inference.session import SessionOptions
 from node.movement.camera_motion import PanEstimator
 from node.movement.classifier import DEFAULT_SIDECAR, REGISTRY_NAME, MovementClassifier
 from node.movement.features import (
@@ -496,8 +498,10 @@ def classifier_from(cfg: MovementConfig, models: Any = None) -> MovementClassifi
     sha256-checked, swappable), checked against the bundled sidecar. Otherwise the file next to
     the sidecar, opened directly (evaluation, benchmarks, a custom classifier)."""
     if cfg.classifier or models is None:
+        options = (SessionOptions(intra_op_threads=cfg.threads) if models is None
+                   else models.session_options(REGISTRY_NAME, intra_op_threads=cfg.threads))
         return MovementClassifier.load(Path(cfg.classifier) if cfg.classifier else DEFAULT_SIDECAR,
-                                       threads=cfg.threads)
+                                       options)
     try:
         handle = models.load(REGISTRY_NAME, analytic="movement.classifier")
     except Exception as err:

@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from node.inference.session import SessionOptions, open_session
 from node.movement.features import FEATURES
 
 MODELS_DIR = Path(__file__).resolve().parents[2] / "models" / "movement"
@@ -65,15 +66,11 @@ class ClassifierBackend(Protocol):
 
 
 class OrtClassifierBackend:
-    def __init__(self, path: Path, threads: int = 1) -> None:
-        import onnxruntime as ort
+    """An ONNX Runtime session on a classifier file, from the node's one session factory."""
 
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads
-        opts.inter_op_num_threads = 1
-        self._session = ort.InferenceSession(
-            str(path), sess_options=opts, providers=["CPUExecutionProvider"]
-        )
+    def __init__(self, path: Path, options: SessionOptions | None = None) -> None:
+        """``options`` default: one intra-op thread, the best providers available."""
+        self._session = open_session(path, options or SessionOptions(intra_op_threads=1))
         self._input = self._session.get_inputs()[0].name
 
     def run(self, batch: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
@@ -172,7 +169,7 @@ class MovementClassifier:
         return to_class_probs(self.backend.run(batch), self.manifest.classes)
 
     @classmethod
-    def load(cls, sidecar: Path = DEFAULT_SIDECAR, threads: int = 1,
+    def load(cls, sidecar: Path = DEFAULT_SIDECAR, options: SessionOptions | None = None,
              verify: bool = True) -> MovementClassifier:
         manifest = ClassifierManifest.load(sidecar)
         path = sidecar.parent / manifest.file
@@ -182,7 +179,7 @@ class MovementClassifier:
             digest = hashlib.sha256(path.read_bytes()).hexdigest()
             if digest != manifest.sha256:
                 raise ValueError(f"{path}: sha256 {digest} != manifest {manifest.sha256}")
-        return cls(manifest, OrtClassifierBackend(path, threads))
+        return cls(manifest, OrtClassifierBackend(path, options))
 
     @classmethod
     def from_handle(cls, handle: Any, sidecar: Path = DEFAULT_SIDECAR) -> MovementClassifier:

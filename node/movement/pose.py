@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 import numpy.typing as npt
+
+from node.inference.letterbox import check_image, letterbox
 
 NUM_KEYPOINTS = 17
 KEYPOINTS = (
@@ -66,21 +67,13 @@ def preprocess(
     image_bgr: npt.NDArray[np.uint8], input_hw: tuple[int, int] = (256, 256)
 ) -> PoseInput:
     """Letterbox a BGR frame into MoveNet's uint8 RGB input (top-left, zero padding)."""
-    if image_bgr.ndim != 3 or image_bgr.shape[2] != 3 or image_bgr.dtype != np.uint8:
-        raise ValueError(f"image must be HxWx3 uint8 BGR, got {image_bgr.shape} {image_bgr.dtype}")
+    check_image(image_bgr)
     in_h, in_w = input_hw
     if in_h <= 0 or in_w <= 0 or in_h % 32 or in_w % 32:
         raise ValueError(f"MoveNet input size must be positive multiples of 32, got {input_hw}")
-    h, w = image_bgr.shape[:2]
-    if h == 0 or w == 0:
-        raise ValueError(f"image is empty: shape {image_bgr.shape}")
-    ratio = min(in_h / h, in_w / w)
-    new_w, new_h = max(1, round(w * ratio)), max(1, round(h * ratio))
-    new_w, new_h = min(new_w, in_w), min(new_h, in_h)
-    resized = cv2.resize(image_bgr, (new_w, new_h), interpolation=cv2.INTER_AREA)
-    canvas = np.zeros((in_h, in_w, 3), dtype=np.uint8)
-    canvas[:new_h, :new_w] = resized[:, :, ::-1]  # BGR -> RGB
-    return PoseInput(canvas[None], ratio, (in_h, in_w), (h, w))
+    canvas, lb = letterbox(image_bgr, input_hw, interpolation="area")
+    rgb = np.ascontiguousarray(canvas[None, :, :, ::-1])
+    return PoseInput(rgb, lb.scale_x, (in_h, in_w), lb.frame_hw)
 
 
 def input_size_for(frame_hw: tuple[int, int], long_side: int = 256) -> tuple[int, int]:

@@ -23,6 +23,7 @@ from enum import Enum
 import numpy as np
 import numpy.typing as npt
 
+from node.boxes import box_iou
 from node.movement.features import Series, body_scale
 from node.movement.pose import KP
 
@@ -205,14 +206,6 @@ class FightParams:
     same_person_iou: float = 0.7
 
 
-def _iou(a: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> float:
-    iw = max(0.0, float(min(a[2], b[2]) - max(a[0], b[0])))
-    ih = max(0.0, float(min(a[3], b[3]) - max(a[1], b[1])))
-    inter = iw * ih
-    union = float((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1])) - inter
-    return inter / union if union > 0 else 0.0
-
-
 def fighting_pairs(
     boxes: npt.NDArray[np.float32],
     motion: npt.NDArray[np.float32],
@@ -223,6 +216,7 @@ def fighting_pairs(
     classifier. ``boxes`` (n, 4) xyxy; ``motion`` per person in body heights per second (limb
     speed relative to the body, or the box's shape change where the pose is too poor)."""
     n = boxes.shape[0]
+    overlap = box_iou(boxes, boxes)
     centres = (boxes[:, :2] + boxes[:, 2:]) / 2
     heights = boxes[:, 3] - boxes[:, 1]
     out: list[tuple[int, int]] = []
@@ -230,7 +224,7 @@ def fighting_pairs(
         for j in range(i + 1, n):
             scale = float(max(heights[i], heights[j], 1.0))
             dist = float(np.hypot(*(centres[i] - centres[j]))) / scale
-            if dist > params.max_distance or _iou(boxes[i], boxes[j]) >= params.same_person_iou:
+            if dist > params.max_distance or overlap[i, j] >= params.same_person_iou:
                 continue
             pair_motion = float(motion[i] + motion[j]) / 2
             # one attacker is often far busier than the one defending: either may carry it

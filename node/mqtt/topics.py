@@ -55,6 +55,14 @@ class Topics:
     def reply(self, name: str) -> str:
         return self.sub(f"reply/{name}")
 
+    @property
+    def watch_filters(self) -> tuple[str, ...]:
+        """What a person watching the node reads: events, availability, stats, camera status and
+        retained state. Not the JPEG snapshots (``<camera>/snapshot``, ``events/<type>/snapshot``,
+        hence ``events/+``, not ``events/#``) nor the large retained ``schema``."""
+        return (self.sub("events/+"), self.availability, self.stats, self.sub("+/status"),
+                self.sub("state/#"))  # fmt: skip
+
     def command_name(self, topic: str) -> str | None:
         head = self.sub("cmd/")
         if not topic.startswith(head):

@@ -1,6 +1,6 @@
 """A cheap motion gate: skip inference while the scene is static.
 
-The expensive half (downscale + grey + blur of the full frame) is ``grey_thumbnail``, a pure
+The expensive half (downscale + grey + blur of the full frame) is ``node.thumbnail``, a pure
 function the capture thread runs off the event loop; the gate itself compares two 160-pixel-wide
 thumbnails, which costs microseconds on the loop.
 """
@@ -13,25 +13,12 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from node.frame import Image
+from node.thumbnail import Grey
 from schemas.config.camera import MotionConfig
 
-Grey = npt.NDArray[np.uint8]
-
-THUMB_WIDTH = 160
 # Weight of the newest thumbnail in the running background. Slow enough that a walking person
 # stands out for several frames, fast enough that a light change is absorbed within seconds.
 BACKGROUND_ALPHA = 0.1
-
-
-def grey_thumbnail(image: Image, width: int = THUMB_WIDTH) -> Grey:
-    """Downscale (area average), convert to grey and blur: sensor noise must not count as motion."""
-    h, w = image.shape[:2]
-    scale = width / float(w)
-    size = (width, max(1, round(h * scale))) if w > width else (w, h)
-    small = cv2.resize(image, size, interpolation=cv2.INTER_AREA) if w > width else image
-    grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
-    return np.asarray(cv2.GaussianBlur(grey, (5, 5), 0), dtype=np.uint8)
 
 
 def changed_fraction(background: npt.NDArray[np.float32], thumb: Grey, pixel_delta: int) -> float:

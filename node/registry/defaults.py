@@ -32,6 +32,11 @@ class RegistryEntry(Frozen):
         pattern=BUNDLED_PATTERN,
         description="Path of a model shipped in the repo, relative to its `models/` package.",
     )
+    obtain: str | None = Field(
+        default=None,
+        description="When upstream publishes no file to download: the command that makes the "
+        "pinned file from what upstream does publish (checked against the sha256 on import).",
+    )
 
     @model_validator(mode="after")
     def _bundled_file(self) -> RegistryEntry:

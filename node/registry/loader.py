@@ -12,31 +12,14 @@ from pathlib import Path
 
 from node.inference.errors import UnknownSlotError
 from node.inference.handle import ModelHandle
-from node.inference.session import ModelSession, SessionOptions
+from node.inference.session import ModelSession, SessionOptions, session_options
 from node.registry.store import ModelStore
 from schemas.config.models import ModelsConfig
 from schemas.manifest import ModelManifest
 
 log = logging.getLogger(__name__)
 
-
-def session_options(config: ModelsConfig, *keys: str) -> SessionOptions:
-    """Runtime defaults from ``config``, overridden by ``per_model`` entries of ``keys``."""
-    providers = config.providers
-    intra, inter = config.intra_op_threads, config.inter_op_threads
-    for key in keys:
-        o = config.per_model.get(key)
-        if o is None:
-            continue
-        providers = o.providers if o.providers is not None else providers
-        intra = o.intra_op_threads if o.intra_op_threads is not None else intra
-        inter = o.inter_op_threads if o.inter_op_threads is not None else inter
-    return SessionOptions(
-        intra_op_threads=intra,
-        inter_op_threads=inter,
-        graph_optimization=config.graph_optimization,
-        providers=tuple(providers) if providers else None,
-    )
+TENSORRT_ENGINES = "tensorrt"  # folder in the store for built TensorRT engines
 
 
 class ModelLoader:
@@ -47,9 +30,18 @@ class ModelLoader:
         self._analytics: dict[str, str] = {}  # analytic name -> slot
         self._lock = threading.Lock()
 
+    def session_options(self, *keys: str, intra_op_threads: int | None = None) -> SessionOptions:
+        """The options a model of ``keys`` (slot, model name) runs with: the ``models`` config,
+        its ``per_model`` overrides, TensorRT engines kept in the store. Also for model files
+        opened outside the registry (a bundled fire model, a custom movement classifier)."""
+        return session_options(
+            self.config, *keys, intra_op_threads=intra_op_threads,
+            engine_cache_dir=self.store.root / TENSORRT_ENGINES,
+        )  # fmt: skip
+
     def build_session(self, path: Path, manifest: ModelManifest, slot: str) -> ModelSession:
         """Open, check against ``manifest`` and warm up; raises a ``ModelError`` subclass."""
-        session = ModelSession(path, manifest, session_options(self.config, slot, manifest.name))
+        session = ModelSession(path, manifest, self.session_options(slot, manifest.name))
         session.warmup(self.config.warmup_runs)
         return session
 

@@ -6,6 +6,7 @@ Layout of ``root`` (default ``$XDG_CACHE_HOME/citywatch/models``)::
     my_detector.onnx           imported models ...
     manifests/my_detector.json ... and their registry entries (file + manifest)
     blobs/<sha256>.onnx        models fetched by URL for a swap, content-addressed
+    tensorrt/                  TensorRT engines built from these models (``models.tensorrt``)
 
 Every file arrives through ``download.fetch`` or ``_install_copy`` (temp file, verify, atomic
 rename), so a name in the store always holds complete, checked bytes.
@@ -66,6 +67,7 @@ class ModelStatus:
     license: str
     source: str | None
     imported: bool
+    obtain: str | None = None
 
 
 @dataclass(frozen=True)
@@ -150,6 +152,7 @@ class ModelStore:
             license=entry.manifest.license,
             source=self.source(name),
             imported=name not in self._builtin,
+            obtain=entry.obtain,
         )
 
     # --- verify, pull, ensure -----------------------------------------------------------------
@@ -181,24 +184,36 @@ class ModelStore:
         sha = entry.manifest.sha256
         source = self.source(name)
         if source is None:
+            make = f"make it with `{entry.obtain}`, then " if entry.obtain else ""
             raise FetchFailedError(
                 name,
                 "(no pinned URL)",
                 f"upstream publishes no direct download; set {MIRROR_ENV} to a folder or URL "
-                f"holding {entry.file}, or run `citywatch models import FILE --name {name}`",
+                f"holding {entry.file}, or {make}run `citywatch models import FILE --name {name}`",
             )
         if sha is None:
             raise ModelError(f"model {name} has no sha256 in its manifest: refusing to download")
-        fetch(
-            source,
-            dest,
-            name=name,
-            sha256=sha,
-            size=entry.manifest.size,
-            timeout_s=self.timeout_s,
-            progress=self._progress(),
-        )
+        try:
+            fetch(
+                source,
+                dest,
+                name=name,
+                sha256=sha,
+                size=entry.manifest.size,
+                timeout_s=self.timeout_s,
+                progress=self._progress(),
+            )
+        except FetchFailedError as err:
+            fix = self._fix(entry, name)
+            raise FetchFailedError(name, err.source, f"{err.reason}; {fix}") from err
         return PullResult(name, dest, "downloaded")
+
+    def _fix(self, entry: RegistryEntry, name: str) -> str:
+        """What to do when a fetch fails (offline, a mirror without the file)."""
+        if self.mirror:
+            return f"check that {self.mirror} holds {entry.file}"
+        return (f"offline? set {MIRROR_ENV} to a folder or URL holding {entry.file}, "
+                f"or run `citywatch models import FILE --name {name}`")  # fmt: skip
 
     def _check_bundled(self, name: str) -> PullResult:
         """A bundled model is there and matches its sha256, or it is an error (nothing to pull:

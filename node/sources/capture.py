@@ -27,7 +27,6 @@ import numpy as np
 
 from node.clock import Clock, SystemClock
 from node.frame import Frame, Image
-from node.pipeline.motion import Grey, grey_thumbnail
 from node.sources.base import (
     FrameSource,
     SourceCorrupt,
@@ -36,6 +35,7 @@ from node.sources.base import (
     redact,
 )
 from node.sources.factory import open_source
+from node.thumbnail import Grey, grey_thumbnail
 from schemas.config.camera import CameraConfig, ReconnectConfig
 
 log = logging.getLogger(__name__)

@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from node.detect.detections import Detections, box_iou
+from node.boxes import box_iou
+from node.detect.detections import Detections
 from node.track.assignment import linear_assignment
 
 Box = npt.NDArray[np.float32]

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from node.detect.detections import box_iou
+from node.boxes import box_iou
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 
 from schemas.config.base import ConfigSection
 
@@ -21,3 +21,14 @@ class CommandsConfig(ConfigSection):
     max_payload_bytes: int = Field(
         default=8 * 1024 * 1024, gt=0, description="Larger payloads are refused."
     )
+
+    @model_validator(mode="after")
+    def _signature_needs_a_secret(self) -> CommandsConfig:
+        # caught at `config check`, not as a traceback when `run` builds the dispatcher
+        secret = self.secret.get_secret_value() if self.secret else ""
+        if self.enabled and self.require_signature and not secret:
+            raise ValueError(
+                "require_signature is true but there is no secret: set the environment variable "
+                "CITYWATCH__COMMANDS__SECRET (or commands.secret)"
+            )
+        return self

@@ -9,6 +9,30 @@ from pydantic import Field
 from schemas.config.base import ConfigSection
 
 
+class TensorrtConfig(ConfigSection):
+    """Options of ONNX Runtime's TensorRT execution provider (NVIDIA GPUs, Jetson)."""
+
+    engine_cache_dir: str | None = Field(
+        default=None,
+        description="Folder where built TensorRT engines are kept and reused: building one takes "
+        "minutes on a Jetson, so each model is built on its first start only (default: "
+        "`tensorrt/` inside the model store).",
+    )
+    fp16: bool = Field(
+        default=True,
+        description="Let TensorRT run layers in FP16, faster on Jetson GPUs; scores can differ "
+        "slightly from the CPU figures in the model cards (measured in FP32/INT8). false keeps "
+        "FP32.",
+    )
+    device_id: int = Field(default=0, ge=0, description="GPU that TensorRT runs on.")
+
+
+class CudaConfig(ConfigSection):
+    """Options of ONNX Runtime's CUDA execution provider."""
+
+    device_id: int = Field(default=0, ge=0, description="GPU that CUDA runs on.")
+
+
 class ModelRuntimeConfig(ConfigSection):
     """Per-model overrides of the runtime defaults below."""
 
@@ -43,8 +67,15 @@ class ModelsConfig(ConfigSection):
         default=30.0, gt=0, description="Socket timeout of one download request."
     )
     providers: list[str] | None = Field(
-        default=None, description="Default execution providers (default: TensorRT, CUDA, CPU)."
+        default=None,
+        description="ONNX Runtime execution providers for every model, best first, e.g. "
+        "[tensorrt, cuda, cpu] (short names or full ONNX Runtime names); one the installed "
+        "onnxruntime lacks is an error. Default: those of TensorRT, CUDA, CPU it offers.",
     )
+    tensorrt: TensorrtConfig = Field(
+        default_factory=TensorrtConfig, description="TensorRT provider options."
+    )
+    cuda: CudaConfig = Field(default_factory=CudaConfig, description="CUDA provider options.")
     intra_op_threads: int = Field(
         default=0, ge=0, description="Threads inside one operator (0: one per core)."
     )

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from pydantic import Field, model_validator
 
 from schemas.config.analytics import AnalyticsConfig
@@ -25,13 +28,22 @@ class SnapshotConfig(ConfigSection):
     crop: bool = Field(default=True, description="Also publish a crop of the event's box.")
 
 
+def default_data_dir() -> str:
+    """The XDG base-directory convention: ``$XDG_DATA_HOME/citywatch``, else
+    ``~/.local/share/citywatch``. (The Jetson image sets ``/var/lib/citywatch``.)"""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return str(Path(base) / "citywatch")
+
+
 class NodeConfig(ConfigSection):
     node_id: str = Field(
         default="citywatch", pattern=NAME_PATTERN, description="Unique id of this node."
     )
     name: str | None = Field(default=None, description="Human-readable name (HA device name).")
     data_dir: str = Field(
-        default="./citywatch-data", description="Outbox, galleries and state live here."
+        default_factory=default_data_dir,
+        description="Outbox, galleries and state live here (env CITYWATCH__DATA_DIR).",
+        json_schema_extra={"x-default": "$XDG_DATA_HOME/citywatch or ~/.local/share/citywatch"},
     )
     mqtt: MqttConfig = Field(default_factory=MqttConfig)
     broker: EmbeddedBrokerConfig = Field(default_factory=EmbeddedBrokerConfig)

@@ -265,9 +265,12 @@ def test_register_rejects_bad_and_duplicate_names(dispatcher: CommandDispatcher)
 
 
 def test_required_signature_needs_a_secret(topics: Topics, recorder: Recorder) -> None:
+    with pytest.raises(ValueError, match="CITYWATCH__COMMANDS__SECRET"):
+        CommandsConfig(require_signature=True)
+    # the dispatcher checks again, for a config built without validation
+    unchecked = CommandsConfig.model_construct(require_signature=True)
     with pytest.raises(ValueError, match="secret"):
-        CommandDispatcher("n", topics, CommandsConfig(require_signature=True), recorder,
-                          ManualClock())
+        CommandDispatcher("n", topics, unchecked, recorder, ManualClock())
 
 
 # --- signed commands -------------------------------------------------------------------------

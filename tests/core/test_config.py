@@ -21,6 +21,22 @@ def test_defaults_are_valid() -> None:
     assert cfg.broker.bind == "127.0.0.1"
 
 
+def test_data_dir_follows_the_xdg_convention(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("XDG_DATA_HOME", raising=False)
+    assert parse_config({}, environ={}).data_dir == str(
+        tmp_path / "home" / ".local" / "share" / "citywatch"
+    )
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    assert parse_config({}, environ={}).data_dir == str(tmp_path / "xdg" / "citywatch")
+    # the image's and the user's overrides still win
+    env = {"CITYWATCH__DATA_DIR": "/var/lib/citywatch"}
+    assert parse_config({}, environ=env).data_dir == "/var/lib/citywatch"
+    assert parse_config({"data_dir": "d"}, environ={}).data_dir == "d"
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
@@ -32,6 +48,12 @@ def test_defaults_are_valid() -> None:
             "cameras:\n  - {name: a, source: x}\n  - {name: a, source: y}\n",
             "camera names must be unique",
         ),
+        (
+            "commands:\n  require_signature: true\n",
+            "commands: Value error, require_signature is true but there is no secret: set the "
+            "environment variable CITYWATCH__COMMANDS__SECRET (or commands.secret)",
+        ),
+        ("commands:\n  require_signature: true\n  secret: ''\n", "CITYWATCH__COMMANDS__SECRET"),
         ("- just\n- a list\n", "top level must be a mapping"),
         ("mqtt: [\n", "not valid YAML"),
     ],
@@ -55,6 +77,7 @@ def test_env_overrides_secrets_and_types(tmp_path: Path) -> None:
             "CITYWATCH__MQTT__PASSWORD": "s3cret",
             "CITYWATCH__MQTT__PORT": "8883",
             "CITYWATCH__COMMANDS__REQUIRE_SIGNATURE": "true",
+            "CITYWATCH__COMMANDS__SECRET": "hmac-key",
             "UNRELATED": "x",
         },
     )
@@ -63,6 +86,7 @@ def test_env_overrides_secrets_and_types(tmp_path: Path) -> None:
     assert cfg.mqtt.port == 8883
     assert cfg.commands.require_signature is True
     assert "s3cret" not in cfg.model_dump_json()
+    assert "hmac-key" not in cfg.model_dump_json()
 
 
 def test_env_override_with_unknown_key_is_named(tmp_path: Path) -> None:
@@ -70,7 +94,9 @@ def test_env_override_with_unknown_key_is_named(tmp_path: Path) -> None:
         load_config(write(tmp_path, "{}\n"), environ={"CITYWATCH__MQTT__PASWORD": "x"})
 
 
-def test_config_check_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_config_check_cli(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     good = write(tmp_path, "node_id: n1\ncameras:\n  - {name: front, source: video.mp4}\n")
     assert main(["config", "check", str(good)]) == 0
     assert "OK" in capsys.readouterr().out
@@ -79,6 +105,12 @@ def test_config_check_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert main(["config", "check", str(bad)]) == 2
     out = capsys.readouterr().out
     assert "cameras.0.lop: unknown key" in out
+    signed = write(tmp_path, "commands: {require_signature: true}\n")
+    monkeypatch.delenv("CITYWATCH__COMMANDS__SECRET", raising=False)
+    assert main(["config", "check", str(signed)]) == 2
+    assert "CITYWATCH__COMMANDS__SECRET" in capsys.readouterr().out
+    monkeypatch.setenv("CITYWATCH__COMMANDS__SECRET", "hmac-key")
+    assert main(["config", "check", str(signed)]) == 0
 
 
 def test_config_reference_lists_every_section(capsys: pytest.CaptureFixture[str]) -> None:

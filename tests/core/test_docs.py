@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from argparse import ArgumentParser
+from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
+from models.cli.main import build_parser as build_workshop_parser
 from node.cli.main import build_parser
 from node.config_reference import render_reference
 
@@ -18,9 +23,11 @@ def test_config_reference_doc_matches_models() -> None:
     )
 
 
-def test_readme_lists_every_subcommand() -> None:
+@pytest.mark.parametrize(
+    ("prog", "build"), [("citywatch", build_parser), ("citywatch-train", build_workshop_parser)]
+)
+def test_readme_lists_every_subcommand(prog: str, build: Callable[[], ArgumentParser]) -> None:
     readme = (REPO / "README.md").read_text()
-    parser = build_parser()
-    sub = next(a for a in parser._actions if a.dest == "command")
+    sub = next(a for a in build()._actions if a.dest == "command")
     for name in sub.choices:  # type: ignore[union-attr]
-        assert f"citywatch {name}" in readme, f"README does not mention `citywatch {name}`"
+        assert f"`{prog} {name}" in readme, f"README does not mention `{prog} {name}`"

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from node.detect.detections import Detections, box_iou
+from node.detect.detections import Detections
 
 
 @pytest.mark.parametrize(
@@ -63,9 +63,3 @@ def test_area_anchor_and_tracker_id_do_not_mutate() -> None:
     t.xyxy[0, 0] = 99
     assert d.xyxy[0, 0] == 0
 
-
-def test_box_iou() -> None:
-    a = np.array([[0, 0, 10, 10], [0, 0, 0, 0]], dtype=np.float32)
-    b = np.array([[5, 0, 15, 10], [20, 20, 30, 30]], dtype=np.float32)
-    np.testing.assert_allclose(box_iou(a, b), [[1 / 3, 0], [0, 0]], atol=1e-6)
-    assert box_iou(a[:0], b).shape == (0, 2)

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-from node.detect.detections import box_iou
+from node.boxes import box_iou
 from node.detect.yolox import detect
 from tests.conftest import SharedData
 from tests.detect.fakes import yolox_manifest

@@ -6,7 +6,7 @@ from contextlib import nullcontext as does_not_raise
 import numpy as np
 import pytest
 
-from node.detect.preprocess import PAD_VALUE, letterbox
+from node.detect.preprocess import PAD_VALUE, preprocess
 
 
 @pytest.mark.parametrize(
@@ -20,7 +20,7 @@ from node.detect.preprocess import PAD_VALUE, letterbox
         ((10, 10), (0, 416), 0.0, (0, 0), pytest.raises(ValueError, match="positive")),
     ],
 )
-def test_letterbox_geometry(
+def test_yolox_input_geometry(
     frame_hw: tuple[int, int],
     input_hw: tuple[int, int],
     ratio: float,
@@ -29,7 +29,7 @@ def test_letterbox_geometry(
 ) -> None:
     image = np.full((*frame_hw, 3), 7, dtype=np.uint8)
     with expectation:
-        lb = letterbox(image, input_hw)
+        lb = preprocess(image, input_hw)
         assert lb.tensor.shape == (1, 3, *input_hw)
         assert lb.tensor.dtype == np.float32
         assert lb.ratio == pytest.approx(ratio)
@@ -41,10 +41,10 @@ def test_letterbox_geometry(
         assert np.all(lb.tensor[0, :, :, w:] == PAD_VALUE)
 
 
-def test_letterbox_keeps_bgr_order_and_raw_values() -> None:
+def test_yolox_input_keeps_bgr_order_and_raw_values() -> None:
     image = np.zeros((416, 416, 3), dtype=np.uint8)
     image[..., 0], image[..., 1], image[..., 2] = 10, 20, 250  # B, G, R
-    t = letterbox(image, (416, 416)).tensor
+    t = preprocess(image, (416, 416)).tensor
     assert (t[0, 0, 0, 0], t[0, 1, 0, 0], t[0, 2, 0, 0]) == (10.0, 20.0, 250.0)
 
 
@@ -57,6 +57,6 @@ def test_letterbox_keeps_bgr_order_and_raw_values() -> None:
         (np.zeros((0, 10, 3), dtype=np.uint8), "empty"),
     ],
 )
-def test_letterbox_rejects_bad_images(image: np.ndarray, match: str) -> None:
+def test_yolox_input_rejects_bad_images(image: np.ndarray, match: str) -> None:
     with pytest.raises(ValueError, match=match):
-        letterbox(image, (416, 416))
+        preprocess(image, (416, 416))

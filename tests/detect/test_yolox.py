@@ -94,7 +94,7 @@ def test_decode_parity_with_reference_on_real_output(shared_data) -> None:  # ty
     import cv2
     import onnxruntime as ort
 
-    from node.detect.preprocess import letterbox
+    from node.detect.preprocess import preprocess
 
     so = ort.SessionOptions()
     so.add_session_config_entry("session.intra_op.allow_spinning", "0")
@@ -102,7 +102,7 @@ def test_decode_parity_with_reference_on_real_output(shared_data) -> None:  # ty
         str(shared_data.path("models/yolox_nano.onnx")), so, providers=["CPUExecutionProvider"]
     )
     image = cv2.imread(str(shared_data.path("datasets/images/bus.jpg")))
-    raw = sess.run(None, {"images": letterbox(image, (416, 416)).tensor})[0]
+    raw = sess.run(None, {"images": preprocess(image, (416, 416)).tensor})[0]
     # this export applies the sigmoid in-graph: scores are probabilities already
     assert raw[0, :, 4:].min() >= 0.0 and raw[0, :, 4:].max() <= 1.0
     boxes, scores = decode(raw, (416, 416))

@@ -9,8 +9,10 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
+from node.boxes import box_iou
+from node.detect.nms import nms
 from node.face.engine import FaceEngine
-from node.face.yunet import STRIDES, YuNetDetector, decode, iou_one_to_many, letterbox, nms
+from node.face.yunet import STRIDES, YuNetDetector, decode, preprocess
 from tests.conftest import SharedData
 
 
@@ -41,18 +43,19 @@ def test_decode_one_prior_by_hand() -> None:
     assert len(decode(raw, 320, score_threshold=0.95)) == 0
 
 
-def test_nms_keeps_best_of_overlaps() -> None:
+@pytest.mark.parametrize(("top_k", "kept"), [(10, [1, 2]), (1, [1])])
+def test_nms_keeps_best_of_overlaps(top_k: int, kept: list[int]) -> None:
     boxes = np.array([[0, 0, 10, 10], [1, 1, 11, 11], [50, 50, 60, 60]], np.float32)
-    keep = nms(boxes, np.array([0.8, 0.9, 0.7], np.float32), 0.3, top_k=10)
-    assert keep.tolist() == [1, 2]
+    keep = nms(boxes, np.array([0.8, 0.9, 0.7], np.float32), 0.3, top_k=top_k)
+    assert keep.tolist() == kept
 
 
 @pytest.mark.parametrize("shape", [(480, 640), (640, 480), (100, 1000), (320, 320)])
 def test_letterbox_scale_maps_back(shape: tuple[int, int]) -> None:
     img = np.zeros((*shape, 3), np.uint8)
-    blob, lb = letterbox(img, 320)
+    blob, lb = preprocess(img, 320)
     assert blob.shape == (1, 3, 320, 320)
-    assert lb.scale == pytest.approx(320 / max(shape))
+    assert lb.scale_x == pytest.approx(320 / max(shape))
 
 
 @pytest.mark.shared_data
@@ -100,7 +103,7 @@ def test_any_frame_size_maps_back(
     assert len(det) == 1
     expected = base.boxes[0] * factor + np.array([big.shape[1], 0, big.shape[1], 0])
     # the face is seen at a different input resolution, so compare overlap, not pixels
-    assert iou_one_to_many(expected.astype(np.float32), det.boxes)[0] > 0.75
+    assert box_iou(expected[None].astype(np.float32), det.boxes)[0, 0] > 0.75
 
 
 @pytest.mark.shared_data

@@ -73,20 +73,20 @@ def test_box_cover_grid_follows_the_stride() -> None:
 def test_the_cli_offers_exactly_the_supported_cuts_and_versions_tag_the_cut() -> None:
     import argparse
 
+    from models.cli.fire_cmd import register
     from models.fire.net import CUTS
     from models.fire.pipeline import SHIPPED_BLOCKS, VERSION, version_for
-    from node.cli.train_cmd import register
 
     parser = argparse.ArgumentParser()
     register(parser.add_subparsers())
-    args = parser.parse_args(["train", "fire", "--data", "d", "--out", "o"])
+    args = parser.parse_args(["fire", "--data", "d", "--out", "o"])
     assert args.backbone_blocks == 14
     for blocks in CUTS:
-        parsed = parser.parse_args(["train", "fire", "--data", "d", "--out", "o",
+        parsed = parser.parse_args(["fire", "--data", "d", "--out", "o",
                                     "--backbone-blocks", str(blocks)])  # fmt: skip
         assert parsed.backbone_blocks == blocks
     with pytest.raises(SystemExit):
-        parser.parse_args(["train", "fire", "--data", "d", "--out", "o", "--backbone-blocks", "13"])
+        parser.parse_args(["fire", "--data", "d", "--out", "o", "--backbone-blocks", "13"])
     assert version_for(SHIPPED_BLOCKS) == VERSION
     assert version_for(14) != VERSION
 

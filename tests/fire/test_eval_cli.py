@@ -1,6 +1,7 @@
-"""`citywatch eval fire`: the CAM rule defaults to the node's and can be set, region included, so
-fire@2's figures (peak region, 0.6) stay reproducible next to fire@3's; ``--classifier-cam`` boxes
-from the classifier's CAM although the shipped manifest has a localisation head."""
+"""`citywatch-train eval fire`: the CAM rule defaults to the node's and can be set, region
+included, so fire@2's figures (peak region, 0.6) stay reproducible next to fire@3's;
+``--classifier-cam`` boxes from the classifier's CAM although the shipped manifest has a
+localisation head."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ import json
 
 import pytest
 
+from models.cli.main import main
 from models.fire.evaluate import evaluate
-from node.cli.main import main
 from node.fire.model import DEFAULT_MANIFEST
 from schemas.config.fire import FireConfig
 from tests.conftest import SharedData

@@ -59,7 +59,5 @@ def test_best_f1_threshold_respects_floor_and_separates() -> None:
     assert metrics.best_f1_threshold([0, 0], [0.9, 0.9]) == 0.5
 
 
-def test_iou_and_enclosing() -> None:
-    assert metrics.iou((0, 0, 2, 2), (1, 1, 3, 3)) == pytest.approx(1 / 7)
-    assert metrics.iou((0, 0, 1, 1), (2, 2, 3, 3)) == 0.0
+def test_enclosing() -> None:
     assert metrics.enclosing([(0.1, 0.2, 0.3, 0.4), (0.0, 0.5, 0.2, 0.6)]) == (0.0, 0.2, 0.3, 0.6)

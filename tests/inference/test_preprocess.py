@@ -6,7 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
-from node.inference.preprocess import Letterbox, prepare_image
+from node.inference.letterbox import Letterbox
+from node.inference.preprocess import prepare_image
 from node.registry.defaults import default_registry
 from schemas.manifest import InputSpec, Normalization
 
@@ -26,7 +27,7 @@ def test_yolox_letterbox_top_left_bgr_nchw() -> None:
     ref_t = ref.astype(np.float32).transpose(2, 0, 1)[None]
     assert x.shape == (1, 3, 416, 416) and x.dtype == np.float32
     np.testing.assert_array_equal(x, ref_t)
-    assert box == Letterbox(1.3, 1.3, 0.0, 0.0)
+    assert box == Letterbox(1.3, 1.3, 0.0, 0.0, (240, 320))
 
 
 def test_mobilefacenet_rgb_normalised() -> None:
@@ -44,13 +45,13 @@ def test_movenet_uint8_nhwc_centered_letterbox() -> None:
     img = _frame(128, 256)
     x, box = prepare_image(img, spec)
     assert x.shape == (1, 256, 256, 3) and x.dtype == np.uint8
-    assert box == Letterbox(1.0, 1.0, 0.0, 64.0)
+    assert box == Letterbox(1.0, 1.0, 0.0, 64.0, (128, 256))
     np.testing.assert_array_equal(x[0, 64:192], img[..., ::-1])
     assert (x[0, :64] == 0).all() and (x[0, 192:] == 0).all()
 
 
 def test_letterbox_maps_back_to_frame() -> None:
-    box = Letterbox(1.3, 1.3, 0.0, 10.0)
+    box = Letterbox(1.3, 1.3, 0.0, 10.0, (100, 100))
     model_xy = np.array([[13.0, 23.0, 130.0, 140.0]], np.float32)
     np.testing.assert_allclose(box.to_frame(model_xy), [[10.0, 10.0, 100.0, 100.0]], rtol=1e-6)
 

@@ -12,8 +12,8 @@ import numpy as np
 
 from node.analytics.base import AnalysisResult, Analytic, Observation
 from node.frame import Frame, Image
-from node.pipeline.motion import grey_thumbnail
 from node.sources.capture import CapturedFrame, SourceStatus, StatusListener
+from node.thumbnail import grey_thumbnail
 from schemas.config.analytics import AnalyticConfig
 from schemas.events import Event
 

@@ -7,9 +7,10 @@ import json
 import numpy as np
 import pytest
 
-from node.pipeline.motion import MotionGate, changed_fraction, grey_thumbnail
+from node.pipeline.motion import MotionGate, changed_fraction
 from node.pipeline.ratelimit import RateLimiter
 from node.pipeline.stats import CameraStats, LatencyStats, RateMeter
+from node.thumbnail import grey_thumbnail
 from schemas.config.camera import MotionConfig
 from tests.sources.fakes import square_at
 

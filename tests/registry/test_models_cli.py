@@ -61,3 +61,15 @@ def test_import_list_verify(
     (Path(store) / "mine.onnx").write_bytes(b"tampered")
     assert main(["models", "--store", store, "verify", "mine"]) == 2
     assert "CORRUPT" in capsys.readouterr().out
+
+
+def test_movenet_list_and_pull_name_the_command_that_makes_it(
+    store: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("CITYWATCH_MODEL_MIRROR", raising=False)
+    assert main(["models", "--store", store, "list"]) == 0
+    rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()[2:]}
+    assert rows["movenet_multipose"].endswith("(make: citywatch-train convert movenet)")
+    assert main(["models", "--store", store, "pull", "movenet_multipose"]) == 2
+    err = capsys.readouterr().err
+    assert "make it with `citywatch-train convert movenet`, then run `citywatch models" in err

@@ -223,3 +223,16 @@ def test_closed_port_helper_really_is_closed() -> None:
     port = free_port()
     with pytest.raises(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
         pass
+
+
+def test_unreachable_pinned_url_names_the_offline_fix(tmp_path: Path, files: Path) -> None:
+    url = f"http://127.0.0.1:{free_port()}/adder.onnx"  # nothing listens there
+    s = store(tmp_path, files, None, source_url=url)
+    with pytest.raises(FetchFailedError) as err:
+        s.pull("adder")
+    assert str(err.value).startswith(f"cannot fetch adder from {url}: unreachable")
+    assert str(err.value).endswith(
+        "offline? set CITYWATCH_MODEL_MIRROR to a folder or URL holding adder.onnx, "
+        "or run `citywatch models import FILE --name adder`"
+    )
+    assert snapshot(s.root) == {}

@@ -1,4 +1,4 @@
-"""``citywatch data`` and ``citywatch eval suspect`` from the command line."""
+"""``citywatch-train data`` and ``citywatch-train eval suspect`` from the command line."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from node.cli.main import main
+from models.cli.main import main
 from tests.suspect.test_mix import _backgrounds, _objects
 
 

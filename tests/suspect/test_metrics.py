@@ -9,9 +9,9 @@ from models.suspect.evaluate import (
     Prediction,
     Truth,
     average_precision,
-    box_iou,
     detection_metrics,
 )
+from node.boxes import box_iou
 
 
 def _p(boxes: list[list[float]], scores: list[float], ids: list[int]) -> Prediction:

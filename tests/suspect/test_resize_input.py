@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from models.suspect.resize_input import main, manifest_for, resize
-from node.detect.preprocess import letterbox
+from node.detect.preprocess import preprocess
 from node.detect.yolox import detect
 from node.inference.session import ModelSession, SessionOptions
 from node.registry.defaults import default_registry
@@ -41,7 +41,7 @@ def _bus(shared_data: SharedData) -> np.ndarray:
 def test_416_is_the_same_model(shared_data: SharedData, tmp_path: Path) -> None:
     out = tmp_path / "s416" / "suspect_yolox.onnx"
     assert main([str(MODEL), str(out), "--size", "416"]) == 0
-    x = letterbox(_bus(shared_data), (416, 416)).tensor
+    x = preprocess(_bus(shared_data), (416, 416)).tensor
     a, b = _run(MODEL, x), _run(out, x)
     assert a.shape == b.shape == (1, 7098, 10)
     assert np.array_equal(a, b)
@@ -62,7 +62,7 @@ def test_512_runs_in_the_node_with_yolox_nano_people(
     assert manifest.outputs[0].shape == [1, rows, 10]
     assert manifest.size == out.stat().st_size
     frame = _bus(shared_data)
-    raw = _run(out, letterbox(frame, (512, 512)).tensor)[0]
+    raw = _run(out, preprocess(frame, (512, 512)).tensor)[0]
     assert raw.shape == (rows, 10)
     half = rows // 2
     assert not raw[:half, 6:].any() and not raw[half:, 5].any()  # zero columns follow the rows

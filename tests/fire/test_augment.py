@@ -1,14 +1,24 @@
-"""Round 3: boxes that follow the training crop and flip, and the val-only selection rule."""
+"""Training augmentation: the CCTV look, and boxes that follow the crop and the flip."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
-import pytest
 
-from models.fire.augment import augment, augment_with_boxes, crop_boxes
-from models.fire.select import winner
+from models.fire.augment import augment, augment_with_boxes, cctv, crop_boxes
+
+
+def test_cctv_augmentation_is_grey_flat_and_reproducible() -> None:
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, 255, (96, 128, 3), dtype=np.uint8)
+    a = cctv(img, np.random.default_rng(1))
+    b = cctv(img, np.random.default_rng(1))
+    assert a.shape == img.shape and a.dtype == np.uint8
+    np.testing.assert_array_equal(a, b)
+    assert a.astype(np.float32).std() < img.astype(np.float32).std()  # lower contrast
+    chroma = np.abs(a[..., 0].astype(int) - a[..., 2].astype(int)).mean()
+    assert chroma < np.abs(img[..., 0].astype(int) - img[..., 2].astype(int)).mean()
+    out = augment(img, [], np.random.default_rng(3), 64)
+    assert out.shape == (64, 64, 3)
 
 
 def test_crop_boxes_shift_scale_clip_and_flip() -> None:
@@ -38,19 +48,3 @@ def test_augment_with_boxes_draws_like_augment_and_keeps_a_marked_box() -> None:
         outside[max(0, y1 - 3) : y2 + 3, max(0, x1 - 3) : x2 + 3] = False
         # photometric steps change levels but the patch stays far brighter than its surroundings
         assert inside.mean() > grey[outside].mean() + 20, seed
-
-
-def _report(score: float, size: int, name: str) -> dict[str, Any]:
-    return {"score": score, "input_size": size, "manifest": name}
-
-
-@pytest.mark.parametrize(
-    ("reports", "expected"),
-    [
-        ([_report(1.2, 192, "a"), _report(1.5, 256, "b")], "b"),
-        ([_report(1.495, 192, "a"), _report(1.5, 256, "b")], "a"),  # within 0.01: smaller input
-        ([_report(1.5, 192, "a"), _report(1.2, 192, "b")], "a"),
-    ],
-)
-def test_selection_rule(reports: list[dict[str, Any]], expected: str) -> None:
-    assert winner(reports)["manifest"] == expected

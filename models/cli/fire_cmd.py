@@ -1,11 +1,10 @@
-"""``citywatch train fire --data DIR --out DIR``: train, export (ONNX + manifest), quantise (INT8)
-and evaluate the fire/smoke classifier. Needs the ``train`` extra (torch); imported lazily so the
-node itself never loads torch."""
+"""``citywatch-train fire --data DIR --out DIR``: train, export (ONNX + manifest), quantise
+(INT8) and evaluate the fire/smoke classifier. Needs the ``train`` extra (torch), imported only
+when the command runs so ``citywatch-train --help`` works without it."""
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import importlib.util
 from pathlib import Path
 from typing import Any
@@ -17,9 +16,9 @@ TRAIN_EXTRA_HINT = (
 
 
 def register(sub: Any) -> None:
-    p: argparse.ArgumentParser = sub.add_parser("train", help="Train a model (needs torch).")
-    tsub = p.add_subparsers(dest="train_command", metavar="MODEL", required=True)
-    fire = tsub.add_parser("fire", help="Fire/smoke classifier with CAM (MobileNetV2).")
+    fire: argparse.ArgumentParser = sub.add_parser(
+        "fire", help="Train the fire/smoke classifier with CAM (MobileNetV2; needs torch)."
+    )
     fire.add_argument("--data", type=Path, required=True, help="fire_smoke folder (train, valid).")
     fire.add_argument("--out", type=Path, required=True, help="Output folder (ONNX, reports).")
     fire.add_argument("--negatives", type=Path, help="Drone images: sessions split train/held-out.")
@@ -54,6 +53,6 @@ def _run_fire(args: argparse.Namespace) -> int:
     if importlib.util.find_spec("torch") is None:
         print(TRAIN_EXTRA_HINT)
         return 2
-    # imported by name: the node's type check and runtime never follow into torch code
-    pipeline = importlib.import_module("models.fire.pipeline")
-    return int(pipeline.run(args))
+    from models.fire.pipeline import run
+
+    return int(run(args))

@@ -1,5 +1,6 @@
-"""``citywatch eval fire --data DIR``: per-class P/R/F1, ROC-AUC and confusion on a labelled YOLO
-split, CAM localisation hit rate, and false-alarm rates on folders of no-fire images and videos."""
+"""``citywatch-train eval fire --data DIR``: per-class P/R/F1, ROC-AUC and confusion on a labelled
+YOLO split, CAM localisation hit rate, and false-alarm rates on folders of no-fire images and
+videos."""
 
 from __future__ import annotations
 
@@ -64,7 +65,7 @@ def _run(args: argparse.Namespace) -> int:
         if p is not None and not p.exists()
     ]
     if missing:
-        print(f"citywatch eval fire: not found: {', '.join(missing)}")
+        print(f"citywatch-train eval fire: not found: {', '.join(missing)}")
         return 2
     manifest_path = args.manifest or DEFAULT_MANIFEST
     result = evaluate(

@@ -1,4 +1,4 @@
-"""``citywatch eval suspect``: the suspect-object detector on held-out data.
+"""``citywatch-train eval suspect``: the suspect-object detector on held-out data.
 
 mAP@0.5 and mAP@0.5:0.95 per class (COCO-style matching), precision/recall at the operating
 threshold, false positives per image on object-free frames (videos or image folders), and the

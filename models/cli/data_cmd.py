@@ -1,4 +1,4 @@
-"""``citywatch data``: detection dataset tools (numpy/OpenCV only, no torch).
+"""``citywatch-train data``: detection dataset tools (numpy/OpenCV only, no torch).
 
 * ``data mix --objects DIR --backgrounds DIR --out DIR -n N [--seed S]``: the synthetic
   generator (RGBA cut-outs in one folder per class pasted onto backgrounds; YOLO labels + CSV).

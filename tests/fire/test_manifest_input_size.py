@@ -1,5 +1,5 @@
-"""fire@3 (256 px): the node takes the input side from the manifest, and the ONNX files, the
-manifest and the registry entries agree on it and on the CAM grid."""
+"""The node takes the input side from the fire manifest, and the ONNX files, the manifest and the
+registry entries agree on it and on the CAM grid."""
 
 from __future__ import annotations
 

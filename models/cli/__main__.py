@@ -1,0 +1,3 @@
+from models.cli.main import main
+
+raise SystemExit(main())
