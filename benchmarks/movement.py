@@ -23,8 +23,8 @@ import numpy as np
 
 from node.bench import movement_latency
 from node.inference.session import SessionOptions, open_session
-from node.movement.analytic import PoseEstimator
 from node.movement.classifier import DEFAULT_SIDECAR, MovementClassifier
+from node.movement.pose_estimator import PoseEstimator
 
 
 def main() -> None:

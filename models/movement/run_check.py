@@ -22,7 +22,7 @@ import numpy as np
 from models.movement.synth import FRAME_WIDTH, make_sample, random_camera
 from node.movement.classifier import DEFAULT_SIDECAR, MovementClassifier
 from node.movement.features import FEATURE_INDEX, resample, window_features
-from node.movement.rules import RunParams, gait_evidence, running
+from node.movement.gait import RunParams, gait_evidence, running
 
 RATE_HZ, STEPS = 8.0, 24
 

@@ -7,14 +7,14 @@ a model swap takes effect between two frames. Each camera gets its own tracker a
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from node.analytics.base import AnalysisResult, Analytic, Observation
-from node.analytics.registry import BuildContext
+from node.analytics.registry import AnalyticBuilder, BuildContext
 from node.detect.detections import Detections
 from node.detect.labels import NODE_LABELS, meaning_of, suspect_for
 from node.detect.yolox import DetectorSession, detect
@@ -182,7 +182,7 @@ class ObjectsFactory:
         return None
 
 
-def build(config: NodeConfig, ctx: BuildContext) -> ObjectsFactory:
+def _build(config: NodeConfig, ctx: BuildContext) -> ObjectsFactory:
     """Registry builder: the model comes from ``ctx.models.load(name)`` (a swappable handle)."""
     cfg = config.analytics.objects
     if ctx.models is None:
@@ -196,6 +196,19 @@ def build(config: NodeConfig, ctx: BuildContext) -> ObjectsFactory:
     factory = ObjectsFactory(cfg, source, config.cameras)
     factory.gated = config.gate.mode == GateMode.FACE  # runs only while the gate is open
     return factory
+
+
+def event_types(config: NodeConfig, running: Collection[str]) -> list[str]:
+    """The event types of the reported labels (``object``, ``weapon``, ``drone``, ...)."""
+    types: list[str] = []
+    for label in config.analytics.objects.labels:
+        meaning = NODE_LABELS.get(label)  # an unknown label is the factory's error to report
+        if meaning is not None and meaning.type not in types:
+            types.append(meaning.type)
+    return types
+
+
+build = AnalyticBuilder(_build, event_types)
 
 
 def snapshot_crop(

@@ -7,11 +7,13 @@ demos without a model and for delivery tests that must count events (``analytics
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import numpy as np
 import numpy.typing as npt
 
 from node.analytics.base import AnalysisResult, Analytic, AnalyticFactory, Observation
-from node.analytics.registry import BuildContext
+from node.analytics.registry import AnalyticBuilder, BuildContext
 from node.frame import Frame
 from schemas.config import NodeConfig
 from schemas.config.analytics import AnalyticConfig, SyntheticAnalyticConfig
@@ -72,5 +74,12 @@ class SyntheticFactory:
         return None
 
 
-def build_synthetic(config: NodeConfig, ctx: BuildContext) -> AnalyticFactory:
+def _build_synthetic(config: NodeConfig, ctx: BuildContext) -> AnalyticFactory:
     return SyntheticFactory(config.analytics.synthetic)
+
+
+def _event_types(config: NodeConfig, running: Collection[str]) -> tuple[str, ...]:
+    return (config.analytics.synthetic.event_type,)
+
+
+build_synthetic = AnalyticBuilder(_build_synthetic, _event_types)

@@ -4,6 +4,10 @@ Why a thread: the broker then never competes with the node's event loop for turn
 pipeline cannot delay PUBACKs, and a busy broker cannot delay frames), while staying in the same
 process so the quick start needs nothing else. amqtt 0.12 speaks MQTT 3.1.1 only; the node's
 link connects to it with 3.1.1 (no v5 response topics: command replies go to ``reply/<name>``).
+
+Its port: ``broker.port`` when set (a taken one is an error: the user asked for it); unset, the
+MQTT default 1883, or a free port when 1883 is taken -- most Home Assistant users already run a
+broker there, and the quick start must still work (``moved_from`` says it happened).
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from typing import Any
 from schemas.config.broker import EmbeddedBrokerConfig
 
 log = logging.getLogger(__name__)
+
+DEFAULT_PORT = 1883  # MQTT's registered port
 
 
 class BrokerStartError(Exception):
@@ -38,9 +44,16 @@ def _port_free(host: str, port: int) -> bool:
     return True
 
 
-def broker_config(config: EmbeddedBrokerConfig) -> dict[str, Any]:
+def _any_free_port(host: str) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        port: int = s.getsockname()[1]
+    return port
+
+
+def broker_config(config: EmbeddedBrokerConfig, port: int) -> dict[str, Any]:
     return {
-        "listeners": {"default": {"type": "tcp", "bind": f"{config.bind}:{config.port}"}},
+        "listeners": {"default": {"type": "tcp", "bind": f"{config.bind}:{port}"}},
         # Anonymous on loopback is the quick start; a networked deployment uses Mosquitto
         # from broker/ (auth, ACL, TLS).
         "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}},
@@ -48,8 +61,12 @@ def broker_config(config: EmbeddedBrokerConfig) -> dict[str, Any]:
 
 
 class EmbeddedBroker:
-    def __init__(self, config: EmbeddedBrokerConfig) -> None:
+    def __init__(self, config: EmbeddedBrokerConfig, *, default_port: int = DEFAULT_PORT) -> None:
+        """``default_port``: where to listen when ``config.port`` is unset (tests inject one)."""
         self._config = config
+        self._port = config.port if config.port is not None else default_port
+        # The default port, when it was taken and the broker moved to a free one.
+        self.moved_from: int | None = None
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
@@ -61,22 +78,29 @@ class EmbeddedBroker:
 
     @property
     def port(self) -> int:
-        return self._config.port
+        return self._port
 
     async def start(self, timeout: float = 15.0) -> None:
         if self._thread is not None:
             return
         c = self._config
         try:
-            free = _port_free(c.bind, c.port)
+            free = _port_free(c.bind, self._port)
+            if not free and c.port is None:
+                self.moved_from, self._port = self._port, _any_free_port(c.bind)
+                log.warning(
+                    "port %d on %s is taken (another MQTT broker?): the embedded broker "
+                    "listens on port %d instead", self.moved_from, c.bind, self._port,
+                )
+                free = True
         except OSError as err:
-            msg = f"cannot bind the embedded broker to {c.bind}:{c.port}: {err}"
+            msg = f"cannot bind the embedded broker to {c.bind}:{self._port}: {err}"
             raise BrokerStartError(msg) from None
         if not free:
             raise BrokerStartError(
-                f"port {c.port} on {c.bind} is already in use (another MQTT broker?). "
-                f"Use it with --mqtt-host {self.host} --mqtt-port {c.port}, or start the embedded "
-                "broker on a free port with --mqtt-port N."
+                f"port {self._port} on {c.bind} is already in use (another MQTT broker?). "
+                f"Use it with --mqtt-host {self.host} --mqtt-port {self._port}, or start the "
+                "embedded broker on a free port with --mqtt-port N."
             )
         ready: concurrent.futures.Future[None] = concurrent.futures.Future()
         self._thread = threading.Thread(
@@ -87,8 +111,8 @@ class EmbeddedBroker:
             await asyncio.wait_for(asyncio.wrap_future(ready), timeout)
         except Exception as err:
             self._thread = None
-            raise BrokerStartError(f"embedded broker on {c.bind}:{c.port}: {err}") from err
-        log.info("embedded MQTT broker (amqtt, MQTT 3.1.1) on %s:%d", c.bind, c.port)
+            raise BrokerStartError(f"embedded broker on {c.bind}:{self._port}: {err}") from err
+        log.info("embedded MQTT broker (amqtt, MQTT 3.1.1) on %s:%d", c.bind, self._port)
 
     async def stop(self, timeout: float = 10.0) -> None:
         thread, loop, stop = self._thread, self._loop, self._stop
@@ -119,7 +143,7 @@ class EmbeddedBroker:
 
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
-        broker = Broker(broker_config(self._config))
+        broker = Broker(broker_config(self._config, self._port))
         await broker.start()
         ready.set_result(None)
         try:

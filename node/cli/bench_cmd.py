@@ -68,7 +68,8 @@ def movement_stage(args: argparse.Namespace, config: Any, store: Any, frame: Any
     import cv2
 
     from node.bench import movement_latency
-    from node.movement.analytic import PoseEstimator, classifier_from
+    from node.movement.factory import classifier_from
+    from node.movement.pose_estimator import PoseEstimator
     from node.registry.loader import ModelLoader
 
     cfg = config.analytics.movement

@@ -65,7 +65,7 @@ async def request(
     from node.mqtt.topics import Topics
 
     topics = Topics(args.prefix, args.node_id)
-    reply_topic = topics.sub(f"reply/{args.name}/{request_id}")
+    reply_topic = topics.reply_to(args.name, request_id)
     props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
     props.ResponseTopic = reply_topic
     props.CorrelationData = request_id.encode()

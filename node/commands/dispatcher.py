@@ -237,7 +237,7 @@ class CommandDispatcher:
         rt = message.response_topic
         if rt and "+" not in rt and "#" not in rt:
             own = rt.startswith(self._topics.base + "/")
-            if not own or rt.startswith(self._topics.sub("reply/")):
+            if not own or rt.startswith(self._topics.reply_root):
                 return rt
         return self._topics.reply(name) if name else None
 

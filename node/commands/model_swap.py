@@ -31,6 +31,7 @@ from node.inference.errors import (
 )
 from node.inference.handle import ModelHandle
 from node.inference.session import ModelSession
+from node.mqtt.topics import model_state_suffix
 from node.registry.loader import ModelLoader
 from schemas.commands import ErrorCode
 from schemas.manifest import SHA256_PATTERN, ModelManifest
@@ -64,10 +65,6 @@ _SLOT_CHECKS: weakref.WeakKeyDictionary[ModelHandle, list[SlotCheck]] = (
 def register_slot_check(handle: ModelHandle, check: SlotCheck) -> None:
     """``check(manifest)`` must pass (not raise ``ValueError``) for a swap of ``handle``."""
     _SLOT_CHECKS.setdefault(handle, []).append(check)
-
-
-def state_suffix(slot: str) -> str:
-    return f"state/model/{slot}"
 
 
 class _SlotParams(BaseModel):
@@ -175,7 +172,8 @@ class ModelCommands:
     async def _async_publish(self, handle: ModelHandle) -> dict[str, Any]:
         state = handle.state()
         try:
-            await self.publish_state(state_suffix(handle.slot), state.model_dump_json().encode())
+            payload = state.model_dump_json().encode()
+            await self.publish_state(model_state_suffix(handle.slot), payload)
         except Exception:  # the swap happened; a failed state publish must not hide that
             log.exception("could not publish the state of model slot %s", handle.slot)
         return state.model_dump(mode="json")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +21,10 @@ import cv2
 import numpy as np
 
 from node.analytics.base import AnalysisResult, Analytic, Observation
-from node.clock import SystemClock
+from node.analytics.registry import AnalyticBuilder, BuildContext
 from node.face.embed import Embedder
 from node.face.engine import FaceEngine, FaceSample
+from node.face.events import EVENT_TYPES, FACE_RECOGNIZED, FACE_UNKNOWN
 from node.face.gallery import Gallery
 from node.face.gate import AuthorisationGate
 from node.face.matcher import UNKNOWN, Match, Matcher, TrackVoter
@@ -31,12 +33,9 @@ from node.face.quality import QualityLimits
 from node.face.tracker import IouTracker
 from node.face.yunet import YuNetDetector
 from node.frame import Frame
+from schemas.config import NodeConfig
 from schemas.config.analytics import AnalyticConfig
 from schemas.config.faces import FacesConfig
-from schemas.config.gate import GateConfig
-
-EV_RECOGNIZED = "face.recognized"
-EV_UNKNOWN = "face.unknown"
 
 
 class FaceFactory:
@@ -147,13 +146,13 @@ class FaceAnalytic:
             if self._f.faces.publish_unknown_crop:
                 attrs["crop_jpeg_b64"] = _crop_b64(frame.image, sample.box)
             return Observation(
-                key=f"face-{tid}-unknown", type=EV_UNKNOWN, label="face",
+                key=f"face-{tid}-unknown", type=FACE_UNKNOWN, label="face",
                 score=float(sample.score), box=sample.box, attributes=attrs,
             )
         attrs["identity"] = identity
         attrs["authorised"] = self._f.gallery.is_authorised(identity)
         return Observation(
-            key=f"face-{tid}-{identity}", type=EV_RECOGNIZED, label="face",
+            key=f"face-{tid}-{identity}", type=FACE_RECOGNIZED, label="face",
             score=float(np.clip(similarity, 0.0, 1.0)), box=sample.box, attributes=attrs,
         )
 
@@ -204,27 +203,33 @@ def gallery_path(cfg: FacesConfig, data_dir: str | Path) -> Path:
     return Path(cfg.gallery) if cfg.gallery else Path(data_dir) / "faces" / "gallery.json"
 
 
-def shared_gate(gate_cfg: GateConfig, extras: dict[str, Any]) -> AuthorisationGate:
-    """The node's one gate, kept in ``BuildContext.extras["gate"]`` so the pipeline, the face
-    analytic and the face commands share it."""
-    gate = extras.get("gate")
-    if gate is None:
-        gate = AuthorisationGate(gate_cfg, extras.get("clock") or SystemClock())
-        extras["gate"] = gate
-    if not isinstance(gate, AuthorisationGate):
-        raise TypeError(f"extras['gate'] is {type(gate).__name__}, not AuthorisationGate")
-    return gate
+@dataclass(frozen=True)
+class FaceServices:
+    """The face engine and gallery of one node, shared by the faces analytic, the face commands
+    and the movement escalation (``node.services.NodeServices.faces``)."""
+
+    engine: FaceEngine
+    gallery: Gallery
+
+    @classmethod
+    def from_config(cls, cfg: FacesConfig, data_dir: str | Path, models: Any = None
+                    ) -> FaceServices:
+        """Loads the face models (a first start may pull them): off the event loop."""
+        engine = build_engine(cfg, models)
+        return cls(engine, Gallery(gallery_path(cfg, data_dir), store_crops=cfg.store_crops))
 
 
-def build_faces(config: Any, ctx: Any) -> FaceFactory:
-    """``BUILDERS["faces"]``: (NodeConfig, BuildContext) → FaceFactory. Shares the engine, the
-    gallery and the gate through ``ctx.extras`` for the face commands and the pipeline."""
+def _build_faces(config: NodeConfig, ctx: BuildContext) -> FaceFactory:
+    """(NodeConfig, BuildContext) -> FaceFactory, on the node's face services and gate when it
+    has them (``ctx.services``), else on its own engine and gallery, with no gate (``analyze``)."""
     cfg: FacesConfig = config.analytics.faces
-    extras: dict[str, Any] = ctx.extras
-    engine = extras.get("face_engine") or build_engine(cfg, ctx.models)
-    gallery = extras.get("face_gallery") or Gallery(
-        gallery_path(cfg, ctx.data_dir), store_crops=cfg.store_crops
-    )
-    gate = shared_gate(config.gate, extras)
-    extras["face_engine"], extras["face_gallery"] = engine, gallery
-    return FaceFactory(cfg, engine, gallery, gate, model_label=f"{cfg.detector}+{cfg.embedder}")
+    services = ctx.services
+    faces = services.faces if services is not None else None
+    if faces is None:
+        faces = FaceServices.from_config(cfg, ctx.data_dir, ctx.models)
+    gate = services.gate if services is not None else None
+    return FaceFactory(cfg, faces.engine, faces.gallery, gate,
+                       model_label=f"{cfg.detector}+{cfg.embedder}")
+
+
+build_faces = AnalyticBuilder(_build_faces, EVENT_TYPES)

@@ -24,6 +24,7 @@ from node.face.gate import AuthorisationGate
 from node.face.quality import QualityIssue
 from node.frame import Frame
 from schemas.commands import ErrorCode
+from schemas.config.faces import FacesConfig
 
 F32 = npt.NDArray[np.float32]
 
@@ -42,6 +43,12 @@ class EnrollPolicy:
     max_images: int = 20
     too_close_similarity: float = 0.45
     max_seconds: float = 30.0
+
+    @classmethod
+    def from_config(cls, fc: FacesConfig) -> EnrollPolicy:
+        return cls(
+            fc.max_image_bytes, fc.max_images, fc.too_close_similarity, fc.enroll_max_seconds
+        )
 
 
 @dataclass

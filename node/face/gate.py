@@ -14,10 +14,11 @@ listeners (``bind_gate`` turns them into ``gate.opened``/``gate.closed`` events 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Literal
@@ -25,6 +26,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from node.clock import Clock
+from node.face.events import GATE_CLOSED, GATE_OPENED
+from node.mqtt.topics import gate_state_suffix
 from schemas.config.gate import GateConfig, GateMode, GateScope
 from schemas.events import Event, Lifecycle
 
@@ -66,7 +69,7 @@ class GateChange:
 
     @property
     def event_type(self) -> str:
-        return f"gate.{self.kind}"
+        return GATE_OPENED if self.kind == "opened" else GATE_CLOSED
 
     def to_event(self, node_id: str) -> Event:
         """A ``gate.opened`` (lifecycle ``new``) or ``gate.closed`` (``end``) event; both carry
@@ -199,7 +202,8 @@ class AuthorisationGate:
         )
 
     def state_suffix(self, key: str) -> str:
-        return "state/gate" if key == NODE_KEY else f"state/gate/{key}"
+        """The retained state topic (suffix) of a session key (a camera, or ``NODE_KEY``)."""
+        return gate_state_suffix(None if key == NODE_KEY else key)
 
     # ---- internals ------------------------------------------------------------------------
     def _expire_locked_free(self, camera: str | None) -> list[GateChange]:
@@ -268,3 +272,29 @@ def bind_gate(
         await set_state(gate.state_suffix(NODE_KEY), payload)
 
     return publish_initial
+
+
+async def publish_gate(
+    gate: AuthorisationGate,
+    node_id: str,
+    emit_event: EmitEvent,
+    set_state: SetState,
+    cameras: Sequence[str],
+) -> None:
+    """``bind_gate`` on the running loop, then the initial retained state: the node's
+    ``state/gate``, and ``state/gate/<camera>`` of each camera for camera-scoped gates."""
+    await bind_gate(gate, asyncio.get_running_loop(), node_id, emit_event, set_state)()
+    if gate.config.scope is GateScope.CAMERA:
+        for cam in cameras:
+            state = gate.state(cam).model_dump_json(exclude_none=True).encode()
+            await set_state(gate.state_suffix(cam), state)
+
+
+async def tick_gate(gate: AuthorisationGate, stopped: asyncio.Event, period_s: float) -> None:
+    """Close expired sessions every ``period_s`` until ``stopped``. The face analytic expires
+    them when it runs; with the motion gate skipping frames it may not run for a while, and
+    ``gate.closed`` must still come on time."""
+    while not stopped.is_set():
+        gate.tick()
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(stopped.wait(), period_s)

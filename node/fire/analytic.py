@@ -17,8 +17,9 @@ import numpy as np
 import numpy.typing as npt
 
 from node.analytics.base import AnalysisResult, Analytic, Observation
-from node.analytics.registry import BuildContext
+from node.analytics.registry import AnalyticBuilder, BuildContext
 from node.fire.cam import cam_box, heatmap_overlay
+from node.fire.events import EVENT_TYPES, SEVERITY
 from node.fire.model import (
     DEFAULT_MANIFEST,
     FireManifest,
@@ -34,8 +35,6 @@ from schemas.config.analytics import AnalyticConfig
 from schemas.config.fire import FireConfig
 from schemas.config.gate import GateMode
 from schemas.events import Severity
-
-SEVERITY = {"fire": Severity.CRITICAL, "smoke": Severity.HIGH}
 
 
 @dataclass(frozen=True)
@@ -274,10 +273,13 @@ def register_swap_check(handle: Any, manifest: FireManifest) -> None:
     register_slot_check(handle, swap_check)
 
 
-def build(config: NodeConfig, ctx: BuildContext) -> FireFactory:
+def _build(config: NodeConfig, ctx: BuildContext) -> FireFactory:
     """Registry builder for ``analytics.fire``."""
     cfg = config.analytics.fire
     model = model_from_config(cfg, ctx)
     factory = FireFactory(cfg, lambda: model)
     factory.gated = config.gate.mode == GateMode.FACE  # runs only while the gate is open
     return factory
+
+
+build = AnalyticBuilder(_build, EVENT_TYPES)

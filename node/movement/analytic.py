@@ -12,23 +12,21 @@ escalation hook (if any) is asked to identify the people involved.
 from __future__ import annotations
 
 import time
-from collections import deque
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from node.analytics.base import AnalysisResult, Analytic, Observation
+from node.analytics.base import AnalysisResult, Observation
 from node.boxes import box_iou
 from node.detect.detections import Detections
 from node.detect.yolox import DetectorSession, detect
 from node.frame import Frame
-from node.inference.session import SessionOptions
 from node.movement.camera_motion import PanEstimator
-from node.movement.classifier import DEFAULT_SIDECAR, REGISTRY_NAME, MovementClassifier
+from node.movement.classifier import MovementClassifier
+from node.movement.escalation import Escalation, EscalationRequest
+from node.movement.events import ESCALATING_ACTIONS, EVENT_TYPE, SEVERITY
 from node.movement.features import (
     FEATURE_INDEX,
     Series,
@@ -37,124 +35,20 @@ from node.movement.features import (
     resample,
     window_features,
 )
-from node.movement.pose import NUM_KEYPOINTS, Poses, decode, input_size_for, preprocess
-from node.movement.rules import (
-    FallMachine,
-    FallParams,
-    FallState,
-    FightParams,
-    RunParams,
-    fighting_pairs,
-    gait_evidence,
-    running,
-)
-from node.track.assignment import linear_assignment
+from node.movement.gait import RunParams, gait_evidence, running
+from node.movement.pose import Poses
+from node.movement.pose_estimator import PoseEstimator
+from node.movement.rules import FallMachine, FallParams, FallState, FightParams, fighting_pairs
+from node.movement.tracks import PersonTrack, at_border, centre_distance, match_poses
 from node.track.bytetrack import ByteTracker, TrackerParams
-from schemas.config.analytics import AnalyticConfig
-from schemas.config.movement import MovementConfig
-from schemas.events import Severity
+from schemas.config.movement import ACTIONS, MovementConfig
 
-EVENT_TYPE = "movement"
-SEVERITY = {"fall": Severity.CRITICAL, "fight": Severity.HIGH, "run": Severity.LOW,
-            "walk": Severity.INFO}
 # COCO detectors rarely call a person lying on the floor a person: they see a cat, a dog or a
 # teddy bear there. Such boxes may *continue* a person track (never start one).
 LYING_PROXIES = frozenset({"cat", "dog", "bear", "teddy bear", "sheep", "cow", "horse"})
 PROXY_MIN_IOU = 0.3
 INHERIT_MIN_IOU = 0.2  # a new track this close to a lost, falling one is the same person
-BORDER = 0.02  # fraction of the frame: a track lost at the border left the picture
-HISTORY_S = 4.0  # longer than any window: 24 steps at 8 Hz is 3 s
 KEEP_LOST_S = 5.0  # a lost track's fall machine keeps running this long (lying people vanish)
-
-
-class PoseSession(Protocol):
-    def run(self, feeds: Mapping[str, npt.NDArray[Any]]) -> list[npt.NDArray[Any]]: ...
-
-
-class PoseEstimator:
-    """MoveNet MultiPose on one frame (``run`` is the model; the input name is its first)."""
-
-    def __init__(self, session: Callable[[], PoseSession], input_name: str, long_side: int = 256,
-                 min_score: float = 0.1) -> None:
-        self._session = session
-        self._input = input_name
-        self._long_side = long_side
-        self._min_score = min_score
-
-    def estimate(self, image: npt.NDArray[np.uint8]) -> Poses:
-        pin = preprocess(image, input_size_for(image.shape[:2], self._long_side))
-        raw = self._session().run({self._input: pin.tensor})[0]
-        return decode(np.asarray(raw, np.float32), pin, self._min_score)
-
-
-@dataclass(frozen=True)
-class EscalationRequest:
-    """Asks the face analytic to identify the people of a fall or fight (when faces show)."""
-
-    camera: str
-    action: str
-    track_ids: tuple[int, ...]
-    boxes: tuple[tuple[float, float, float, float], ...]
-    frame: Frame
-
-
-Escalation = Callable[[EscalationRequest], None]
-
-
-@dataclass
-class _Track:
-    tid: int
-    fall: FallMachine
-    times: deque[float] = field(default_factory=deque)
-    boxes: deque[npt.NDArray[np.float32]] = field(default_factory=deque)
-    kps: deque[npt.NDArray[np.float32]] = field(default_factory=deque)
-    offsets: deque[npt.NDArray[np.float32]] = field(default_factory=deque)  # camera pan (x, y)
-    votes: dict[str, deque[bool]] = field(default_factory=dict)
-    probs: dict[str, float] = field(default_factory=dict)
-    evidence: dict[str, float] = field(default_factory=dict)
-    last_seen: float = 0.0
-    escalated: set[str] = field(default_factory=set)
-    counted: set[str] = field(default_factory=set)
-
-    def add(self, t: float, box: npt.NDArray[np.float32], kps: npt.NDArray[np.float32],
-            offset: npt.NDArray[np.float32]) -> None:
-        self.times.append(t)
-        self.boxes.append(box)
-        self.kps.append(kps)
-        self.offsets.append(offset)
-        self.last_seen = t
-        while self.times and t - self.times[0] > HISTORY_S:
-            self.times.popleft()
-            self.boxes.popleft()
-            self.kps.popleft()
-            self.offsets.popleft()
-
-    def series(self) -> Series:
-        """The history in stabilised coordinates (the camera's pan taken out), so speeds are
-        speeds over the ground."""
-        off = np.stack(self.offsets)
-        kps = np.stack(self.kps).copy()
-        kps[:, :, :2] -= off[:, None, :]
-        return Series(np.asarray(self.times, np.float32),
-                      (np.stack(self.boxes) - np.tile(off, 2)).astype(np.float32), kps)
-
-    def vote(self, action: str, flag: bool, n: int) -> deque[bool]:
-        q = self.votes.setdefault(action, deque(maxlen=n))
-        q.append(flag)
-        return q
-
-
-def match_poses(boxes: npt.NDArray[np.float32], poses: Poses, min_iou: float
-                ) -> npt.NDArray[np.float32]:
-    """Keypoints ``(N, 17, 3)`` for each track box (score 0 where no pose matched)."""
-    out = np.zeros((boxes.shape[0], NUM_KEYPOINTS, 3), np.float32)
-    if boxes.shape[0] == 0 or len(poses) == 0:
-        return out
-    iou = box_iou(boxes, poses.boxes)
-    matches, _, _ = linear_assignment((1.0 - iou).astype(np.float64), 1.0 - min_iou)
-    for r, c in matches:
-        out[r] = poses.keypoints[c]
-    return out
 
 
 class MovementAnalytic:
@@ -192,12 +86,12 @@ class MovementAnalytic:
                                   config.action_threshold)
         self._run = RunParams(config.action_threshold, config.run_min_stride, config.run_min_speed)
         self._frame_w = 0.0  # the latest frame's width: the lens bound of the depth speed
-        self._tracks: dict[int, _Track] = {}
+        self._tracks: dict[int, PersonTrack] = {}
         self._grids: dict[int, Series] = {}
         self._pan = PanEstimator() if config.compensate_camera else None
         self._last_frame: Frame | None = None
         self.last_poses = Poses.empty()  # for side-by-side evaluation (the NFD baseline)
-        self.counts: dict[str, int] = {a: 0 for a in ("walk", "run", "fall", "fight")}
+        self.counts: dict[str, int] = {a: 0 for a in ACTIONS}
 
     def reset(self) -> None:
         self._tracker.reset()
@@ -267,23 +161,23 @@ class MovementAnalytic:
         )
 
     def _update_tracks(self, tracked: Detections, poses: Poses, t: float,
-                       frame_hw: tuple[int, int]) -> list[_Track]:
+                       frame_hw: tuple[int, int]) -> list[PersonTrack]:
         kps = match_poses(tracked.xyxy, poses, self._cfg.min_pose_iou)
         assert tracked.tracker_id is not None
-        seen: list[_Track] = []
+        seen: list[PersonTrack] = []
         for i, tid in enumerate(tracked.tracker_id.tolist()):
             box = tracked.xyxy[i].astype(np.float32)
             tr = self._tracks.get(tid)
             if tr is None:
-                tr = self._tracks[tid] = _Track(tid, self._inherit(box, t))
+                tr = self._tracks[tid] = PersonTrack(tid, self._inherit(box, t))
             tr.add(t, box, kps[i], self._offset())
             tr.fall.update(t, box, tr.probs.get("fall", 0.0))
             seen.append(tr)
         ids = {tr.tid for tr in seen}
         for tr in self._tracks.values():
             if tr.tid not in ids:
-                at_border = _at_border(tr.boxes[-1], frame_hw)
-                tr.fall.missing(t, left_picture=at_border)
+                left = at_border(tr.boxes[-1], frame_hw)
+                tr.fall.missing(t, left_picture=left)
         return seen
 
     def _inherit(self, box: npt.NDArray[np.float32], t: float) -> FallMachine:
@@ -298,20 +192,20 @@ class MovementAnalytic:
                 return machine
         return FallMachine(self._fall_params)
 
-    def _window(self, tr: _Track, t: float, grid_of: dict[int, Series]) -> Series:
+    def _window(self, tr: PersonTrack, t: float, grid_of: dict[int, Series]) -> Series:
         if tr.tid not in grid_of:
             m = self._clf.manifest
             grid_of[tr.tid] = resample(tr.series(), t, m.rate_hz, m.steps)
         return grid_of[tr.tid]
 
-    def _classify(self, seen: list[_Track], t: float) -> dict[int, npt.NDArray[np.float32]]:
+    def _classify(self, seen: list[PersonTrack], t: float) -> dict[int, npt.NDArray[np.float32]]:
         m = self._clf.manifest
         ready = [tr for tr in seen if len(tr.times) >= self._cfg.min_steps]
         grids: dict[int, Series] = {}
         windows: dict[int, npt.NDArray[np.float32]] = {}
         for tr in ready:
             others = [o for o in seen if o is not tr]
-            nb = min(others, key=lambda o: _centre_dist(o, tr), default=None)
+            nb = min(others, key=lambda o: centre_distance(o, tr), default=None)
             nb_grid = self._window(nb, t, grids) if nb is not None else None
             windows[tr.tid] = window_features(self._window(tr, t, grids), m.rate_hz, nb_grid,
                                               self._cfg.min_keypoint_score)
@@ -321,7 +215,7 @@ class MovementAnalytic:
         self._grids = grids
         return windows
 
-    def _decide(self, seen: list[_Track], windows: dict[int, npt.NDArray[np.float32]],
+    def _decide(self, seen: list[PersonTrack], windows: dict[int, npt.NDArray[np.float32]],
                 t: float) -> None:
         cfg = self._cfg
         recent = 3  # steps (~0.4 s) of speeds: one glitchy step is not running or fighting
@@ -365,7 +259,7 @@ class MovementAnalytic:
             tr.vote("run", running(gait, p.get("run", 0.0), moving, self._run), cfg.vote_n)
             tr.vote("fight", tr.tid in fighters, cfg.vote_n)
 
-    def _active(self, tr: _Track, action: str) -> bool:
+    def _active(self, tr: PersonTrack, action: str) -> bool:
         if action == "fall":
             return tr.fall.state is FallState.FALLEN
         q = tr.votes.get(action)
@@ -383,13 +277,13 @@ class MovementAnalytic:
                     tr.counted.add(action)
                     self.counts[action] += 1
                 out.append(self._observation(tr, action, t))
-                if action in ("fall", "fight") and action not in tr.escalated:
+                if action in ESCALATING_ACTIONS and action not in tr.escalated:
                     self._escalate(frame, action, tr)
         # walking while running is just running
         running = {o.key.split(":")[0] for o in out if o.label == "run"}
         return [o for o in out if not (o.label == "walk" and o.key.split(":")[0] in running)]
 
-    def _observation(self, tr: _Track, action: str, t: float) -> Observation:
+    def _observation(self, tr: PersonTrack, action: str, t: float) -> Observation:
         attrs: dict[str, Any] = {"track_id": tr.tid, "action": action,
                                  "probs": {k: round(v, 3) for k, v in tr.probs.items()},
                                  **tr.evidence}
@@ -410,7 +304,7 @@ class MovementAnalytic:
             box=tr.boxes[-1].copy(), severity=SEVERITY[action], attributes=attrs,
         )
 
-    def _escalate(self, frame: Frame, action: str, tr: _Track) -> None:
+    def _escalate(self, frame: Frame, action: str, tr: PersonTrack) -> None:
         """One request per incident: a fight names every fighter seen with ``tr`` and marks them
         all escalated, so the other fighters' tracks do not ask again; a request whose tracks
         were all escalated already for that action is skipped."""
@@ -436,7 +330,7 @@ class MovementAnalytic:
         for tid in stale:
             del self._tracks[tid]
 
-    def _outputs(self, seen: list[_Track], poses: Poses, t: float) -> dict[str, Any]:
+    def _outputs(self, seen: list[PersonTrack], poses: Poses, t: float) -> dict[str, Any]:
         return {
             "model": self._clf.label,
             "poses": len(poses),
@@ -449,89 +343,3 @@ class MovementAnalytic:
             ],
             "counts": dict(self.counts),
         }
-
-
-def _at_border(box: npt.NDArray[np.float32], frame_hw: tuple[int, int]) -> bool:
-    h, w = frame_hw
-    mx, my = BORDER * w, BORDER * h
-    return bool(box[0] <= mx or box[1] <= my or box[2] >= w - mx or box[3] >= h - my)
-
-
-def _centre_dist(a: _Track, b: _Track) -> float:
-    ba, bb = a.boxes[-1], b.boxes[-1]
-    return float(np.hypot((ba[0] + ba[2] - bb[0] - bb[2]) / 2, (ba[1] + ba[3] - bb[1] - bb[3]) / 2))
-
-
-class MovementFactory:
-    name = "movement"
-    gated = False
-    model_label: str | None
-
-    def __init__(
-        self,
-        config: MovementConfig,
-        detector: Callable[[], DetectorSession],
-        pose: PoseEstimator,
-        classifier: MovementClassifier,
-        escalation: Escalation | None = None,
-    ) -> None:
-        self.config: AnalyticConfig = config
-        self._cfg = config
-        self._detector = detector
-        self._pose = pose
-        self._clf = classifier
-        self._escalation = escalation
-        self.end_after_s = config.end_after_s
-        self.model_label = classifier.label
-
-    def create(self, camera: str) -> Analytic:
-        return MovementAnalytic(camera, self._cfg, self._detector, self._pose, self._clf,
-                                self._escalation)
-
-    def close(self) -> None:
-        return None
-
-
-def classifier_from(cfg: MovementConfig, models: Any = None) -> MovementClassifier:
-    """The classifier a config asks for. With the node's model loader (``models``) and no
-    ``classifier`` sidecar path in the config: the registry's ``movement_tcn`` (bundled,
-    sha256-checked, swappable), checked against the bundled sidecar. Otherwise the file next to
-    the sidecar, opened directly (evaluation, benchmarks, a custom classifier)."""
-    if cfg.classifier or models is None:
-        options = (SessionOptions(intra_op_threads=cfg.threads) if models is None
-                   else models.session_options(REGISTRY_NAME, intra_op_threads=cfg.threads))
-        return MovementClassifier.load(Path(cfg.classifier) if cfg.classifier else DEFAULT_SIDECAR,
-                                       options)
-    try:
-        handle = models.load(REGISTRY_NAME, analytic="movement.classifier")
-    except Exception as err:
-        raise RuntimeError(
-            f"movement classifier {REGISTRY_NAME!r} could not be loaded from the model registry "
-            f"(models/registry.yaml, bundled file models/movement/movement_tcn.onnx): {err}"
-        ) from err
-    return MovementClassifier.from_handle(handle)
-
-
-def build(config: Any, ctx: Any) -> MovementFactory:
-    """Registry builder: detector, pose and classifier come from ``ctx.models`` (swappable
-    handles; the classifier is the bundled registry entry ``movement_tcn``, unless the config names
-    its own sidecar). ``ctx.extras["movement_escalation"]``, when
-    set, is called after a fall or a fight (e.g. by the face analytic)."""
-    cfg: MovementConfig = config.analytics.movement
-    if ctx.models is None:
-        raise RuntimeError("the movement analytic needs a model loader (BuildContext.models)")
-    det = ctx.models.load(cfg.detector, analytic="movement")
-    pose = ctx.models.load(cfg.pose_model, analytic="movement.pose")
-
-    def detector() -> DetectorSession:
-        session: DetectorSession = det.session
-        return session
-
-    def pose_session() -> PoseSession:
-        session: PoseSession = pose.session
-        return session
-
-    estimator = PoseEstimator(pose_session, pose.session.manifest.inputs[0].name,
-                              cfg.pose_long_side)
-    return MovementFactory(cfg, detector, estimator, classifier_from(cfg, ctx.models),
-                           ctx.extras.get("movement_escalation"))

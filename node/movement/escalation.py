@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
@@ -33,17 +33,38 @@ from typing import Any, Literal, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from node.movement.analytic import SEVERITY, EscalationRequest
+from node.frame import Frame
+from node.movement.events import IDENTIFIED_EVENT_TYPE, SEVERITY
+from schemas.config import NodeConfig
 from schemas.events import Box, Event, Lifecycle, Severity
 
 log = logging.getLogger(__name__)
 
-EVENT_TYPE = "movement.identified"
 # The person box grown by this fraction of its size on each side: a falling person's head may
 # stick out of a box that lags one frame behind.
 CROP_MARGIN = 0.15
 
 Status = Literal["identified", "unknown", "no_face", "low_quality"]
+
+
+@dataclass(frozen=True)
+class EscalationRequest:
+    """Asks the face analytic to identify the people of a fall or fight (when faces show)."""
+
+    camera: str
+    action: str
+    track_ids: tuple[int, ...]
+    boxes: tuple[tuple[float, float, float, float], ...]
+    frame: Frame
+
+
+Escalation = Callable[[EscalationRequest], None]
+
+
+def escalates_to_faces(config: NodeConfig, analytics: Collection[str]) -> bool:
+    """Whether falls and fights are escalated to face identification: the movement and faces
+    analytics both among ``analytics``, and ``analytics.movement.escalate_faces``."""
+    return {"movement", "faces"} <= set(analytics) and config.analytics.movement.escalate_faces
 
 
 class FaceSampleLike(Protocol):
@@ -144,7 +165,7 @@ def identified_event(
     return Event(
         node_id=node_id,
         camera=request.camera,
-        type=EVENT_TYPE,
+        type=IDENTIFIED_EVENT_TYPE,
         track_id=uuid.uuid4().hex,
         lifecycle=Lifecycle.NEW,
         started_at=when,

@@ -17,13 +17,10 @@ import numpy as np
 
 from node.frame import Frame
 from node.inference.session import ModelSession, SessionOptions
-from node.movement.analytic import (
-    MovementAnalytic,
-    MovementFactory,
-    PoseEstimator,
-    classifier_from,
-)
+from node.movement.analytic import MovementAnalytic
 from node.movement.baseline import NfdBaseline
+from node.movement.factory import MovementFactory, classifier_from
+from node.movement.pose_estimator import PoseEstimator
 from node.registry.defaults import default_registry
 from schemas.config.movement import MovementConfig
 

@@ -29,6 +29,10 @@ Per frame: take the newest frame, pick the analytics that are due (enabled, idle
 rate limit), consult the motion gate, run them in the executor (analytics of one camera run
 concurrently with each other, one analytic instance never twice at once), feed each result to
 that analytic's ``EventLifecycle`` and hand the events to the sink, in order.
+
+Its seams (``EventSink``, ``Gate``, ``FrameFeed``) are in ``interfaces.py``; one analytic's live
+state on this camera is an ``AnalyticSlot`` (``slots.py``); source statuses reach the node
+through a ``StatusRelay`` (``status.py``).
 """
 
 from __future__ import annotations
@@ -36,21 +40,20 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
-import time
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol
+from collections.abc import Coroutine, Sequence
+from typing import Any
 
-from node.analytics.base import AnalysisResult, Analytic, AnalyticFactory
+from node.analytics.base import AnalyticFactory
 from node.clock import Clock, SystemClock
 from node.frame import Frame
-from node.lifecycle import EmittedEvent, EventLifecycle
+from node.lifecycle import EmittedEvent
+from node.pipeline.interfaces import EventSink, FrameFeed, Gate, StatusCallback
 from node.pipeline.motion import MotionGate
-from node.pipeline.ratelimit import RateLimiter
+from node.pipeline.slots import AnalyticSlot, analyze, applies_to
 from node.pipeline.stats import CameraStats
-from node.sources.capture import CapturedFrame, SourceStatus, StatusListener
+from node.pipeline.status import StatusRelay
+from node.sources.capture import CapturedFrame
 from schemas.config.camera import CameraConfig
-from schemas.events import Event
 
 log = logging.getLogger(__name__)
 
@@ -58,71 +61,6 @@ log = logging.getLogger(__name__)
 IDLE_TIMEOUT_S = 1.0
 # Log an analytic's failures at most once per this many, with the first traceback.
 _ERROR_LOG_EVERY = 100
-
-
-class EventSink(Protocol):
-    async def emit(self, event: Event, snapshot_frame: Frame | None) -> None:
-        """Persist the event (outbox) before returning; raise only if that failed."""
-
-
-class Gate(Protocol):
-    def is_open(self, camera: str) -> bool: ...
-
-
-class FrameFeed(Protocol):
-    """What the pipeline needs from ``LatestFrameCapture`` (tests substitute a fake)."""
-
-    @property
-    def lossless(self) -> bool: ...
-
-    @property
-    def finished(self) -> bool: ...
-
-    @property
-    def state(self) -> str: ...
-
-    @property
-    def frames_read(self) -> int: ...
-
-    @property
-    def dropped(self) -> int: ...
-
-    @property
-    def reconnects(self) -> int: ...
-
-    def add_listener(self, listener: StatusListener) -> None: ...
-
-    def start(self) -> None: ...
-
-    def stop(self, timeout: float = 5.0, reason: str | None = None) -> None: ...
-
-    async def take(self, timeout: float | None = None) -> CapturedFrame | None: ...
-
-
-StatusCallback = Callable[[str, dict[str, Any]], Awaitable[None]]
-
-
-@dataclass
-class _Slot:
-    """One analytic on this camera and its live state (kept apart from the config)."""
-
-    name: str
-    factory: AnalyticFactory
-    analytic: Analytic
-    lifecycle: EventLifecycle
-    limiter: RateLimiter
-    enabled: bool
-    busy: bool = False
-    reset_pending: bool = False
-
-
-def _analyze(analytic: Analytic, frame: Frame, reset: bool) -> tuple[AnalysisResult, float]:
-    """Worker-thread side: optional reset, then analyse and time it."""
-    if reset:
-        analytic.reset()
-    t0 = time.perf_counter()
-    result = analytic.analyze(frame)
-    return result, (time.perf_counter() - t0) * 1000.0
 
 
 class CameraPipeline:
@@ -146,11 +84,14 @@ class CameraPipeline:
         self._capture = capture
         self._sink = sink
         self._executor = executor
-        self._on_status = on_status
         self._gate = gate
         self._clock: Clock = clock or SystemClock()
         self._idle_timeout = idle_timeout_s
-        self._slots = {f.name: self._make_slot(f) for f in factories if self._applies(f)}
+        self._slots = {
+            f.name: AnalyticSlot.create(f, node_id, self.camera)
+            for f in factories
+            if applies_to(f, self.camera)
+        }
         self._motion = MotionGate(config.motion)
         self.stats = CameraStats(camera=self.camera)
         self.latest_frame: Frame | None = None
@@ -160,14 +101,12 @@ class CameraPipeline:
         self._inflight: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()  # a slot went idle, or a toggle / stop happened
         self._stopping = False
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._status_queue: asyncio.Queue[SourceStatus] | None = None
-        self._status_task: asyncio.Task[None] | None = None
         self._task: asyncio.Task[None] | None = None
         self._running = False
         self._background: set[asyncio.Task[None]] = set()
         self._toggle_lock = asyncio.Lock()
-        capture.add_listener(self._status_from_thread)
+        self._statuses = StatusRelay(self.camera, on_status, self.stats)
+        capture.add_listener(self._statuses.from_thread)
         if any(s.factory.gated for s in self._slots.values()) and gate is None:
             log.warning("%s: gated analytics never run: no gate was given", self.camera)
 
@@ -193,12 +132,9 @@ class CameraPipeline:
     async def run(self) -> None:
         """Process frames until ``stop()``, cancellation, or the end of the source (a file
         without ``loop``). However it ends, open events are ended and the capture stopped."""
-        self._loop = asyncio.get_running_loop()
+        self._statuses.start()
         self._stopping = False
         self._running = True
-        if self._status_task is None or self._status_task.done():
-            self._status_queue = asyncio.Queue()
-            self._status_task = self._loop.create_task(self._publish_statuses())
         if self._camera_enabled:
             self._capture.start()
         try:
@@ -240,7 +176,7 @@ class CameraPipeline:
             await asyncio.gather(self._task, return_exceptions=True)
         await self._drain()
         await self._end_all()
-        await self._flush_statuses()
+        await self._statuses.flush()
 
     async def settle(self) -> None:
         """Wait for the work that toggles scheduled (end events, capture stop/start)."""
@@ -334,25 +270,25 @@ class CameraPipeline:
                 self._launch(slot, frame)
         await self._expire_all(frame, skip={s.name for s in due})
 
-    def _claim(self, slot: _Slot, frame: Frame) -> bool:
+    def _claim(self, slot: AnalyticSlot, frame: Frame) -> bool:
         """Mark the slot busy and take its rate-limit slot; returns whether to reset first."""
         slot.limiter.acquire(frame.monotonic)
         slot.busy = True
         reset, slot.reset_pending = slot.reset_pending, False
         return reset
 
-    def _launch(self, slot: _Slot, frame: Frame) -> asyncio.Task[None]:
+    def _launch(self, slot: AnalyticSlot, frame: Frame) -> asyncio.Task[None]:
         reset = self._claim(slot, frame)
         task = asyncio.get_running_loop().create_task(self._run_one(slot, frame, reset))
         self._inflight.add(task)
         task.add_done_callback(self._inflight.discard)
         return task
 
-    async def _run_one(self, slot: _Slot, frame: Frame, reset: bool) -> None:
+    async def _run_one(self, slot: AnalyticSlot, frame: Frame, reset: bool) -> None:
         loop = asyncio.get_running_loop()
         try:
             result, ms = await loop.run_in_executor(
-                self._executor, _analyze, slot.analytic, frame, reset
+                self._executor, analyze, slot.analytic, frame, reset
             )
         except Exception:
             self._log_failure(slot)
@@ -365,13 +301,13 @@ class CameraPipeline:
             return  # toggled off while it ran: its events were already ended
         await self._emit(slot.lifecycle.observe(frame, result.observations))
 
-    def _log_failure(self, slot: _Slot) -> None:
+    def _log_failure(self, slot: AnalyticSlot) -> None:
         self.stats.record_error(slot.name)
         n = self.stats.analytic_errors[slot.name]
         if n == 1 or n % _ERROR_LOG_EVERY == 0:
             log.exception("%s/%s: analyze failed (%d failures so far)", self.camera, slot.name, n)
 
-    def _runnable(self, slot: _Slot) -> bool:
+    def _runnable(self, slot: AnalyticSlot) -> bool:
         if not slot.enabled or slot.busy:
             return False
         if not slot.factory.gated:
@@ -477,59 +413,7 @@ class CameraPipeline:
         while self._inflight:
             await asyncio.gather(*list(self._inflight), return_exceptions=True)
 
-    # -- status --------------------------------------------------------------------------------
-
-    def _status_from_thread(self, status: SourceStatus) -> None:
-        """Capture-thread side: hop onto the loop (HA's thread-to-loop pattern)."""
-        loop, queue = self._loop, self._status_queue
-        if loop is None or queue is None or loop.is_closed():
-            return
-        loop.call_soon_threadsafe(queue.put_nowait, status)
-
-    async def _publish_statuses(self) -> None:
-        assert self._status_queue is not None
-        while True:
-            status = await self._status_queue.get()
-            try:
-                self.stats.state = status.state
-                if self._on_status is not None:
-                    await self._on_status(self.camera, status.to_dict())
-            except Exception:
-                log.exception("%s: publishing status %s failed", self.camera, status.state)
-            finally:
-                self._status_queue.task_done()
-
-    async def _flush_statuses(self) -> None:
-        """Deliver pending statuses (the final ``stopped``), then end the publisher."""
-        await asyncio.sleep(0)  # let call_soon_threadsafe callbacks enqueue
-        if self._status_queue is not None:
-            await self._status_queue.join()
-        if self._status_task is not None:
-            self._status_task.cancel()
-            await asyncio.gather(self._status_task, return_exceptions=True)
-            self._status_task = None
-
     # -- helpers -------------------------------------------------------------------------------
-
-    def _applies(self, factory: AnalyticFactory) -> bool:
-        cameras = factory.config.cameras
-        return cameras is None or self.camera in cameras
-
-    def _make_slot(self, factory: AnalyticFactory) -> _Slot:
-        return _Slot(
-            name=factory.name,
-            factory=factory,
-            analytic=factory.create(self.camera),
-            lifecycle=EventLifecycle(
-                self._node_id,
-                self.camera,
-                update_interval_s=factory.config.update_interval_s,
-                end_after_s=factory.end_after_s,
-                model_label=factory.model_label,
-            ),
-            limiter=RateLimiter(factory.config.fps),
-            enabled=factory.config.enabled,
-        )
 
     def _sync_capture(self, now: float) -> None:
         read = self._capture.frames_read

@@ -12,4 +12,11 @@ class EmbeddedBrokerConfig(ConfigSection):
         default="127.0.0.1",
         description="Address to listen on. Loopback unless you mean to expose it.",
     )
-    port: int = Field(default=1883, ge=1, le=65535, description="TCP port to listen on.")
+    port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="TCP port to listen on. Unset: 1883, or a free port when 1883 is taken "
+        "(another broker already runs there; `citywatch run` prints which). Set: that port, "
+        "and a taken one is an error.",
+    )

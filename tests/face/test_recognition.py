@@ -13,10 +13,11 @@ import pytest
 
 from node.clock import ManualClock
 from node.commands.errors import CommandError
-from node.face.analytic import EV_RECOGNIZED, EV_UNKNOWN, FaceFactory
+from node.face.analytic import FaceFactory
 from node.face.engine import FaceEngine
 from node.face.enroll import EnrollPolicy, FaceService, decode_base64
 from node.face.evaluate import closed_set_accuracy, embed_tree, leave_one_identity_out
+from node.face.events import FACE_RECOGNIZED, FACE_UNKNOWN
 from node.face.gallery import Gallery
 from node.face.gate import AuthorisationGate
 from node.face.quality import QualityLimits
@@ -130,13 +131,13 @@ def test_analytic_votes_then_opens_gate_and_forgets_removed(
         types.append([o.type for o in res.observations])
         if i == 1:
             assert not gate.is_open("door")  # one confirmed... not yet: votes need 3 frames
-    assert types[:2] == [[], []] and types[2] == [EV_RECOGNIZED]
+    assert types[:2] == [[], []] and types[2] == [FACE_RECOGNIZED]
     obs = analytic.analyze(frame).observations[0]
     assert obs.attributes["identity"] == "elton_john" and obs.attributes["authorised"]
     assert gate.is_open("door")
     service.remove("elton_john")
     assert not gate.is_open("door")  # removal closes the session at once
     seen = [[o.type for o in analytic.analyze(frame).observations] for _ in range(3)]
-    assert seen[-1] == [EV_UNKNOWN] and all(EV_RECOGNIZED not in s for s in seen)
+    assert seen[-1] == [FACE_UNKNOWN] and all(FACE_RECOGNIZED not in s for s in seen)
     assert not gate.is_open("door")
     assert "crop_jpeg_b64" not in analytic.analyze(frame).observations[0].attributes

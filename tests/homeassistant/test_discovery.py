@@ -19,15 +19,15 @@ from typing import Any
 import pytest
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from node.homeassistant import (
-    AVAILABILITY_TEMPLATE,
+from node.analytics.registry import event_types_for
+from node.homeassistant.discovery import (
     DiscoverySpec,
     build_discovery,
     discovery_payload,
     discovery_topic,
-    event_types_for,
     ha_id,
 )
+from node.homeassistant.templates import AVAILABILITY_TEMPLATE
 from node.mqtt.topics import Topics
 from schemas.commands import CommandEnvelope, SetParams
 from schemas.config import NodeConfig
@@ -137,7 +137,7 @@ def test_expected_entities() -> None:
     by_platform: dict[str, set[str]] = {}
     for key, comp in cmps.items():
         by_platform.setdefault(comp["p"], set()).add(key)
-    events = set(event_types_for(ANALYTICS))
+    events = set(event_types_for(config(), ANALYTICS))
     assert by_platform["event"] == {f"event_{ha_id(t)}" for t in events}
     assert by_platform["image"] == {f"{c}_snapshot" for c in CAMERAS}
     assert by_platform["sensor"] == {f"{c}_fps" for c in CAMERAS} | {
@@ -254,5 +254,8 @@ def test_payload_round_trips_through_the_model() -> None:
 def test_default_event_types_follow_the_enabled_analytics() -> None:
     s = DiscoverySpec.from_config(config())  # nothing enabled in this config
     assert s.analytics == [] and s.event_types == []
-    assert event_types_for(["fire", "unknown_thing"]) == ["fire", "smoke", "unknown_thing"]
+    assert event_types_for(config(), ["fire", "faces"]) == [
+        "fire", "smoke", "face.recognized", "face.unknown", "gate.opened", "gate.closed"]
+    with pytest.raises(KeyError, match="unknown analytic"):
+        event_types_for(config(), ["fire", "unknown_thing"])
     assert ha_id("face.recognized") == "face_recognized"

@@ -20,16 +20,14 @@ from typing import Any
 
 import pytest
 
-from node.app import OutboxEventSink
+from node.analytics.registry import event_types_for
 from node.clock import ManualClock
-from node.homeassistant import (
-    MOVEMENT_COUNTS_SUFFIX,
-    DiscoverySpec,
-    MovementCounter,
-    discovery_payload,
-    event_types_for,
-)
+from node.homeassistant.bridge import MovementCountsPublisher
+from node.homeassistant.counters import MovementCounter
+from node.homeassistant.discovery import DiscoverySpec, discovery_payload
+from node.mqtt.topics import MOVEMENT_COUNTS_SUFFIX
 from node.outbox import Outbox
+from node.sink import OutboxEventSink
 from node.snapshots import OverlayTap, SnapshotRenderer
 from schemas.config import NodeConfig
 from schemas.config.outbox import OutboxConfig
@@ -127,7 +125,7 @@ def test_an_action_not_configured_renders_empty_instead_of_an_invalid_type() -> 
 
 def test_identified_entity_names_the_people() -> None:
     c = cmps(["faces", "movement"])
-    assert "movement.identified" in event_types_for(["faces", "movement"])
+    assert "movement.identified" in event_types_for(config(), ["faces", "movement"])
     comp = c["event_movement_identified"]
     assert comp["event_types"] == ["fall", "fight"]
     assert comp["state_topic"] == "citywatch/gate-7/events/movement.identified"
@@ -213,8 +211,9 @@ async def test_sink_publishes_the_counts_when_movement_events_are_emitted(tmp_pa
     await outbox.open()
     link = StateLink()
     executor = ThreadPoolExecutor(1)
+    counts = MovementCountsPublisher(link.set_state, MovementCounter(ACTIONS))
     sink = OutboxEventSink(outbox, link, cfg, executor,  # type: ignore[arg-type]
-                           SnapshotRenderer(cfg, OverlayTap()), None, MovementCounter(ACTIONS))
+                           SnapshotRenderer(cfg, OverlayTap()), [counts])
     try:
         for e in [ev(Lifecycle.NEW, "run"), ev(Lifecycle.UPDATE, "run"), ev(Lifecycle.END, "run"),
                   ev(Lifecycle.NEW, "fall")]:

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from node.homeassistant import PresenceTracker, presence_state_suffix
+from node.homeassistant.presence import PresenceTracker
+from node.mqtt.topics import presence_state_suffix
 from schemas.events import Event, Lifecycle
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from node.movement.analytic import MovementFactory
 from node.movement.evaluate import EXPECT, factory_from_dir, run_clip
+from node.movement.factory import MovementFactory
 from schemas.config.movement import MovementConfig
 
 CFG = MovementConfig(enabled=True)

@@ -13,13 +13,10 @@ import pytest
 from node.analytics.registry import BUILDERS
 from node.frame import Frame
 from node.lifecycle import EventLifecycle
-from node.movement.analytic import (
-    EscalationRequest,
-    MovementAnalytic,
-    MovementFactory,
-    PoseEstimator,
-    classifier_from,
-)
+from node.movement.analytic import MovementAnalytic
+from node.movement.escalation import EscalationRequest
+from node.movement.factory import MovementFactory, classifier_from
+from node.movement.pose_estimator import PoseEstimator
 from schemas.config import NodeConfig
 from schemas.config.movement import MovementConfig
 from schemas.manifest import ModelManifest
@@ -120,7 +117,7 @@ def test_config_and_registry_wiring() -> None:
     cfg = NodeConfig.model_validate({"node_id": "n", "analytics": {"movement": {
         "enabled": True, "fall": {"ground_s": 2.0}}}})
     assert cfg.analytics.movement.fall.ground_s == 2.0
-    assert BUILDERS["movement"] == "node.movement.analytic:build"
+    assert BUILDERS["movement"] == "node.movement.factory:build"
     with pytest.raises(ValueError, match="vote_k"):
         MovementConfig(vote_k=9, vote_n=8)
 
@@ -146,14 +143,14 @@ def test_empty_street_video_gives_no_movement_event(shared_data: Any) -> None:
 def test_one_fight_is_escalated_once_with_all_its_fighters(detector: FakeDetector) -> None:
     """Every fighting track is a `fight` observation, but the incident asks for one face
     identification naming all fighters; a fighter who joins later asks again (with everyone)."""
-    from node.movement.analytic import _Track
+    from node.movement.tracks import PersonTrack
 
     escalations: list[EscalationRequest] = []
     a = _analytic(detector, escalations)
     cfg = MovementConfig(enabled=True)
 
-    def fighter(tid: int, t: float) -> _Track:
-        tr = _Track(tid, a._inherit(np.array([0, 0, 1, 1], np.float32), t))
+    def fighter(tid: int, t: float) -> PersonTrack:
+        tr = PersonTrack(tid, a._inherit(np.array([0, 0, 1, 1], np.float32), t))
         tr.add(t, np.array([10 * tid, 50, 10 * tid + 60, 250], np.float32),
                np.zeros((17, 3), np.float32), np.zeros(2, np.float32))
         for _ in range(cfg.vote_n):

@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 
 from node.inference.errors import ModelError
-from node.movement.analytic import classifier_from
 from node.movement.classifier import (
     DEFAULT_SIDECAR,
     REGISTRY_NAME,
@@ -20,6 +19,7 @@ from node.movement.classifier import (
     MovementClassifier,
     OrtClassifierBackend,
 )
+from node.movement.factory import classifier_from
 from node.registry.defaults import bundled_models_dir, default_registry
 from node.registry.loader import ModelLoader
 from node.registry.store import ModelStore

@@ -19,9 +19,8 @@ from node.face.engine import FaceEngine
 from node.face.enroll import FaceService
 from node.face.gallery import Gallery
 from node.frame import Frame
-from node.movement.analytic import EscalationRequest
 from node.movement.escalation import (
-    EVENT_TYPE,
+    EscalationRequest,
     EscalationWorker,
     PersonCrop,
     PersonIdentity,
@@ -29,6 +28,7 @@ from node.movement.escalation import (
     identify_people,
     person_crops,
 )
+from node.movement.events import IDENTIFIED_EVENT_TYPE
 from schemas.config.faces import FacesConfig
 from schemas.events import Event, Lifecycle, Severity
 from tests.conftest import SharedData
@@ -123,7 +123,7 @@ def test_identified_event_shape(engine: FaceEngine, gallery: Gallery, frame: Fra
     req = _request(frame, "fall")
     people = _identify(engine, gallery, req)
     e = identified_event("n1", req, people, model="yunet+mobilefacenet")
-    assert e.type == EVENT_TYPE == "movement.identified"
+    assert e.type == IDENTIFIED_EVENT_TYPE == "movement.identified"
     assert e.lifecycle is Lifecycle.NEW and e.label == "fall" and e.labels == ["fall"]
     assert e.severity is Severity.CRITICAL and e.camera == "street"
     assert e.box is not None and e.box.as_list() == [100.0, 60.0, 1050.0, 600.0]

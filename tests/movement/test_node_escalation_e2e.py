@@ -24,11 +24,12 @@ import numpy as np
 import pytest
 
 from node.analytics.base import AnalysisResult, Analytic, Observation
-from node.analytics.registry import BUILDERS
+from node.analytics.registry import BUILDERS, AnalyticBuilder
 from node.app import Node
 from node.config import load_config
 from node.frame import Frame
-from node.movement.analytic import EscalationRequest
+from node.movement.escalation import EscalationRequest
+from node.movement.factory import event_types as movement_event_types
 from schemas.config.movement import MovementConfig
 from schemas.events import Severity
 from tests.conftest import MosquittoBroker, SharedData
@@ -94,8 +95,13 @@ class ScriptedFactory:
         return None
 
 
-def build_scripted(config: Any, ctx: Any) -> ScriptedFactory:
-    return ScriptedFactory(config.analytics.movement, ctx.extras.get("movement_escalation"))
+def _build_scripted(config: Any, ctx: Any) -> ScriptedFactory:
+    escalation = ctx.services.escalation if ctx.services is not None else None
+    return ScriptedFactory(config.analytics.movement, escalation)
+
+
+# Declares what the real movement analytic declares: discovery is checked below.
+build_scripted = AnalyticBuilder(_build_scripted, movement_event_types)
 
 
 def _camera(shared_data: SharedData, path: Path) -> Path:
@@ -137,7 +143,9 @@ async def test_fall_and_fight_escalate_to_face_identification_over_mqtt(
     try:
         async with Node(load_config(path)) as node, \
                 aiomqtt.Client(mosquitto.host, mosquitto.port) as client:
-            assert node.escalations is not None and not node.analytics_failed
+            assert node.services is not None and not node.analytics_failed
+            escalations = node.services.escalation
+            assert escalations is not None
             # (a) nobody enrolled: the fight's two people are unknown faces
             await col.wait_for(lambda: bool(_events(col, "movement.identified")), 40)
             first = _events(col, "movement.identified")[0]
@@ -177,7 +185,7 @@ async def test_fall_and_fight_escalate_to_face_identification_over_mqtt(
             await col.wait_for(lambda: counts().get("fall") == 1, 10)
             assert counts() == {"walk": 0, "run": 0, "fall": 1, "fight": 2}
             assert col.on("/state/movement/counts")[0].json()["counts"]["fight"] == 0  # at start
-            assert node.escalations.stats.identified == 2
+            assert escalations.stats.identified == 2
             # the counters are part of the node's stats (published on `<base>/stats`)
             esc = node.stats().escalation
             assert esc is not None and (esc.requested, esc.identified) == (2, 2)

@@ -14,8 +14,7 @@ from models.movement.run_check import rate
 from models.movement.synth import Camera, gait_sequence
 from node.movement.classifier import DEFAULT_SIDECAR, MovementClassifier
 from node.movement.features import Series, resample
-from node.movement.pose import KP
-from node.movement.rules import (
+from node.movement.gait import (
     GaitEvidence,
     RunParams,
     gait_cadence,
@@ -23,6 +22,7 @@ from node.movement.rules import (
     observed_steps,
     running,
 )
+from node.movement.pose import KP
 
 RATE = 8.0
 SIDE = Camera(yaw=np.pi / 2, elevation=0.2, scale=180.0, origin=(320.0, 300.0), noise=0.005,

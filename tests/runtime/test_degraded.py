@@ -32,7 +32,9 @@ async def test_unfetchable_model_leaves_node_running(
     config = type(config).model_validate(raw)
 
     col = await collector_factory(
-        mosquitto.host, mosquitto.port, ["citywatch/t1/availability", "citywatch/t1/stats"]
+        mosquitto.host,
+        mosquitto.port,
+        ["citywatch/t1/availability", "citywatch/t1/stats", "citywatch/t1/state/analytic/#"],
     )
     async with Node(config) as node:
         assert [f.name for f in node.factories] == ["synthetic"]
@@ -42,3 +44,8 @@ async def test_unfetchable_model_leaves_node_running(
     assert "objects" in stats[-1]["analytics_failed"]
     assert "yolox_nano" in stats[-1]["analytics_failed"]["objects"]
     assert [m.payload for m in col.on("availability")][:1] == [b"online"]
+    # the switch of the analytic that did not start is OFF (never a retained ON), the other ON
+    switches = {
+        m.topic.rsplit("/", 1)[1]: m.payload for m in col.messages if "/state/analytic/" in m.topic
+    }
+    assert switches == {"objects": b"OFF", "synthetic": b"ON"}

@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 
 from node.analytics.base import AnalysisResult, Observation
-from node.app import OutboxEventSink
 from node.clock import ManualClock
 from node.frame import Frame
 from node.outbox import Outbox
+from node.sink import OutboxEventSink
 from node.snapshots import OverlayTap, SnapshotRenderer, encode_jpeg, settings_for
 from schemas.config import NodeConfig
 from schemas.config.outbox import OutboxConfig

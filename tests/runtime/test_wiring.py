@@ -16,7 +16,7 @@ from node.analytics.objects import build as build_objects
 from node.analytics.registry import BuildContext
 from node.app import Node
 from node.config import load_config
-from node.homeassistant import DiscoverySpec, build_discovery
+from node.homeassistant.discovery import DiscoverySpec, build_discovery
 from schemas.config import NodeConfig
 from tests.conftest import MosquittoBroker, SharedData
 from tests.runtime.conftest import node_yaml

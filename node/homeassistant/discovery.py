@@ -1,0 +1,339 @@
+"""Home Assistant device-based MQTT discovery: one retained message describes the whole node.
+
+Pure builders turn the node config into ``schemas.homeassistant.DeviceDiscovery`` (published on
+``<discovery_prefix>/device/<node_id>/config``). The event entities come from what the enabled
+analytics declare (``node.analytics.registry.event_types_for``): a new analytic needs no edit
+here. Movement's ``event`` entities fire once per occurrence with the *action* as HA's
+``event_type`` (``walk``/``run``/``fall``/``fight``); every other event entity's ``event_type``
+is the lifecycle (``new``/``update``/``end``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from node import __version__
+from node.homeassistant.presence import PRESENCE_SENSORS
+from node.homeassistant.templates import (
+    AVAILABILITY_TEMPLATE,
+    EVENT_TYPES_LIFECYCLE,
+    EVENT_VALUE_TEMPLATE,
+    GATE_VALUE_TEMPLATE,
+    identified_value_template,
+    movement_counts_template,
+    movement_value_template,
+    set_command_template,
+    stats_template,
+)
+from node.movement.events import ESCALATING_ACTIONS, IDENTIFIED_EVENT_TYPE
+from node.movement.events import EVENT_TYPE as MOVEMENT_EVENT
+from node.mqtt.topics import (
+    AVAILABILITY_OFFLINE,
+    AVAILABILITY_ONLINE,
+    MOVEMENT_COUNTS_SUFFIX,
+    STATE_OFF,
+    STATE_ON,
+    Topics,
+    gate_state_suffix,
+    ha_discovery_topic,
+    presence_state_suffix,
+    toggle_state_suffix,
+)
+from schemas.config import NodeConfig
+from schemas.config.gate import GateMode, GateScope
+from schemas.homeassistant import (
+    HA_ID_PATTERN,
+    Availability,
+    BinarySensorComponent,
+    Component,
+    DeviceDiscovery,
+    DeviceInfo,
+    EventComponent,
+    ImageComponent,
+    OriginInfo,
+    SensorComponent,
+    SwitchComponent,
+)
+
+MANUFACTURER = "citywatch"
+MODEL = "citywatch edge node"
+ORIGIN_NAME = "citywatch"
+ORIGIN_URL = "https://github.com/citywatch/citywatch"
+
+
+def ha_id(text: str) -> str:
+    """An id HA's discovery accepts: characters outside ``[a-zA-Z0-9_-]`` become ``_``."""
+    out = re.sub(r"[^a-zA-Z0-9_-]", "_", text)
+    if not re.fullmatch(HA_ID_PATTERN, out):
+        raise ValueError(f"cannot make a Home Assistant id from {text!r}")
+    return out
+
+
+def discovery_topic(discovery_prefix: str, node_id: str) -> str:
+    return ha_discovery_topic(discovery_prefix, ha_id(node_id))
+
+
+@dataclass(frozen=True)
+class DiscoverySpec:
+    """Everything the discovery payload depends on, so building it is a pure function."""
+
+    node_id: str
+    device_name: str
+    topics: Topics
+    cameras: Sequence[str]
+    analytics: Sequence[str]
+    event_types: Sequence[str]
+    qos: int = 1
+    sw_version: str = __version__
+    # Gate binary sensors: () none (gate mode `open`: always open), ("",) the node's
+    # `state/gate`, or camera names for camera-scoped gates (`state/gate/<camera>`).
+    gate_keys: Sequence[str] = ()
+    # The movement analytic's actions (config `analytics.movement.actions`) when it runs: the
+    # event_types of its event entities and one counter sensor each.
+    movement_actions: Sequence[str] = ()
+
+    @classmethod
+    def from_config(
+        cls,
+        config: NodeConfig,
+        *,
+        analytics: Sequence[str] | None = None,
+        event_types: Sequence[str] | None = None,
+    ) -> DiscoverySpec:
+        """``analytics``: the enabled ones unless given; ``event_types``: what those declare
+        unless given."""
+        # Lazy: the registry imports the analytics interface (numpy), unneeded otherwise.
+        from node.analytics.registry import enabled_names, event_types_for
+
+        if analytics is None:
+            analytics = enabled_names(config)
+        return cls(
+            node_id=config.node_id,
+            device_name=config.name or f"citywatch {config.node_id}",
+            topics=Topics(config.mqtt.topic_prefix, config.node_id),
+            cameras=[c.name for c in config.cameras],
+            analytics=list(analytics),
+            event_types=(
+                list(event_types) if event_types is not None
+                else event_types_for(config, analytics)
+            ),
+            qos=config.mqtt.qos,
+            gate_keys=_gate_keys(config),
+            movement_actions=(
+                list(config.analytics.movement.actions) if "movement" in analytics else []
+            ),
+        )
+
+
+def build_discovery(spec: DiscoverySpec) -> DeviceDiscovery:
+    comps: dict[str, Component] = {}
+    builders = (
+        _event_components, _camera_components, _presence_components, _gate_components, _switches,
+        _movement_counters,
+    )
+    for builder in builders:
+        for key, comp in builder(spec):
+            if key in comps:
+                raise ValueError(f"two Home Assistant components would share the id {key!r}")
+            comps[key] = comp
+    return DeviceDiscovery(
+        dev=DeviceInfo(
+            identifiers=[f"citywatch_{ha_id(spec.node_id)}"],
+            name=spec.device_name,
+            manufacturer=MANUFACTURER,
+            model=MODEL,
+            sw_version=spec.sw_version,
+        ),
+        o=OriginInfo(name=ORIGIN_NAME, sw=spec.sw_version, url=ORIGIN_URL),
+        cmps=comps,
+        availability=[
+            Availability(
+                topic=spec.topics.availability,
+                payload_available=AVAILABILITY_ONLINE,
+                payload_not_available=AVAILABILITY_OFFLINE,
+                value_template=AVAILABILITY_TEMPLATE,
+            )
+        ],
+        availability_mode="latest",
+        qos=spec.qos,
+    )
+
+
+def discovery_payload(spec: DiscoverySpec) -> bytes:
+    model = build_discovery(spec)
+    return json.dumps(model.model_dump(mode="json", exclude_none=True), sort_keys=True).encode()
+
+
+def _uid(spec: DiscoverySpec, key: str) -> str:
+    return f"{ha_id(spec.node_id)}_{key}"
+
+
+def _event_shape(spec: DiscoverySpec, event_type: str) -> tuple[list[str], str]:
+    """(event_types, value_template) of the entity of ``event_type``: the action for movement
+    (when the spec knows the actions), the lifecycle for everything else."""
+    actions = list(spec.movement_actions)
+    if event_type == MOVEMENT_EVENT and actions:
+        return actions, movement_value_template(actions)
+    escalating = [a for a in actions if a in ESCALATING_ACTIONS]
+    if event_type == IDENTIFIED_EVENT_TYPE and escalating:
+        return escalating, identified_value_template(escalating)
+    return EVENT_TYPES_LIFECYCLE, EVENT_VALUE_TEMPLATE
+
+
+def _event_components(spec: DiscoverySpec) -> Iterable[tuple[str, Component]]:
+    for event_type in spec.event_types:
+        key = f"event_{ha_id(event_type)}"
+        types, template = _event_shape(spec, event_type)
+        yield (
+            key,
+            EventComponent(
+                p="event",
+                unique_id=_uid(spec, key),
+                name=f"{event_type} events",
+                qos=spec.qos,
+                state_topic=spec.topics.event(event_type),
+                event_types=types,
+                value_template=template,
+            ),
+        )
+
+
+def _movement_counters(spec: DiscoverySpec) -> Iterable[tuple[str, Component]]:
+    for action in spec.movement_actions:
+        key = f"movement_{ha_id(action)}_count"
+        yield (
+            key,
+            SensorComponent(
+                p="sensor",
+                unique_id=_uid(spec, key),
+                name=f"{action} count",
+                qos=spec.qos,
+                state_topic=spec.topics.sub(MOVEMENT_COUNTS_SUFFIX),
+                value_template=movement_counts_template(action),
+                state_class="total_increasing",
+                icon="mdi:counter",
+            ),
+        )
+
+
+def _camera_components(spec: DiscoverySpec) -> Iterable[tuple[str, Component]]:
+    for cam in spec.cameras:
+        yield (
+            f"{cam}_snapshot",
+            ImageComponent(
+                p="image",
+                unique_id=_uid(spec, f"{cam}_snapshot"),
+                name=f"{cam} snapshot",
+                qos=0,
+                image_topic=spec.topics.camera_snapshot(cam),
+                content_type="image/jpeg",
+            ),
+        )
+        yield (
+            f"{cam}_fps",
+            SensorComponent(
+                p="sensor",
+                unique_id=_uid(spec, f"{cam}_fps"),
+                name=f"{cam} fps",
+                qos=0,
+                state_topic=spec.topics.stats,
+                value_template=stats_template("cameras", cam, "fps"),
+                unit_of_measurement="fps",
+                state_class="measurement",
+                suggested_display_precision=1,
+                entity_category="diagnostic",
+            ),
+        )
+        for analytic in spec.analytics:
+            key = f"{cam}_{ha_id(analytic)}_inference"
+            yield (
+                key,
+                SensorComponent(
+                    p="sensor",
+                    unique_id=_uid(spec, key),
+                    name=f"{cam} {analytic} inference",
+                    qos=0,
+                    state_topic=spec.topics.stats,
+                    value_template=stats_template("cameras", cam, "inference_ms", analytic),
+                    unit_of_measurement="ms",
+                    state_class="measurement",
+                    suggested_display_precision=1,
+                    entity_category="diagnostic",
+                ),
+            )
+
+
+def _presence_components(spec: DiscoverySpec) -> Iterable[tuple[str, Component]]:
+    for kind, (name, device_class) in PRESENCE_SENSORS.items():
+        key = f"presence_{kind}"
+        yield (
+            key,
+            BinarySensorComponent(
+                p="binary_sensor",
+                unique_id=_uid(spec, key),
+                name=name,
+                qos=spec.qos,
+                state_topic=spec.topics.sub(presence_state_suffix(kind)),
+                device_class=device_class,
+                payload_on=STATE_ON,
+                payload_off=STATE_OFF,
+            ),
+        )
+
+
+def _gate_keys(config: NodeConfig) -> list[str]:
+    if config.gate.mode is not GateMode.FACE:
+        return []
+    if config.gate.scope is GateScope.CAMERA:
+        return [c.name for c in config.cameras]
+    return [""]
+
+
+def _gate_components(spec: DiscoverySpec) -> Iterable[tuple[str, Component]]:
+    for cam in spec.gate_keys:
+        key = f"gate_{ha_id(cam)}" if cam else "gate"
+        yield (
+            key,
+            BinarySensorComponent(
+                p="binary_sensor",
+                unique_id=_uid(spec, key),
+                name=f"{cam} gate" if cam else "Gate",
+                qos=spec.qos,
+                state_topic=spec.topics.sub(gate_state_suffix(cam or None)),
+                device_class="lock",
+                value_template=GATE_VALUE_TEMPLATE,
+                payload_on=STATE_ON,
+                payload_off=STATE_OFF,
+            ),
+        )
+
+
+def _switches(spec: DiscoverySpec) -> Iterable[tuple[str, Component]]:
+    targets: list[tuple[Literal["camera", "analytic"], str]] = [
+        ("camera", c) for c in spec.cameras
+    ] + [("analytic", a) for a in spec.analytics]
+    for target, name in targets:
+        key = f"{target}_{ha_id(name)}_enabled"
+        yield (
+            key,
+            SwitchComponent(
+                p="switch",
+                unique_id=_uid(spec, key),
+                name=f"{name} {'camera' if target == 'camera' else 'analytic'}",
+                qos=1,
+                command_topic=spec.topics.command("set"),
+                command_template=set_command_template(target, name),
+                state_topic=spec.topics.sub(toggle_state_suffix(target, name)),
+                payload_on=STATE_ON,
+                payload_off=STATE_OFF,
+                # The state comes back from the node (retained), never assumed by HA.
+                optimistic=False,
+                # A retained command would re-toggle the node on every reconnect.
+                retain=False,
+                entity_category="config",
+            ),
+        )
