@@ -7,7 +7,7 @@ so the very first connection publishes them, and the cameras start last. Stop or
 reverse: pipelines end their open events into the outbox, and the link publishes ``stopped``
 before it disconnects cleanly. docs/node.md describes the whole; each part lives in its own
 module (``node.sink``, ``node.services``, ``node.control``, ``node.stats``,
-``node.homeassistant``), and ``citywatch run`` is ``node.cli.run_cmd``.
+``node.homeassistant``, ``node.notify``), and ``citywatch run`` is ``node.cli.run_cmd``.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import sys
 from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -38,6 +38,7 @@ from node.face.gate import AuthorisationGate, publish_gate, tick_gate
 from node.homeassistant import HomeAssistantBridge
 from node.mqtt.link import BrokerAddress, MqttLink, Protocol
 from node.mqtt.topics import Topics, on_off, toggle_state_suffix
+from node.notify import notifier_for
 from node.outbox import Outbox, OutboxDrainer
 from node.pipeline.camera import CameraPipeline
 from node.registry.loader import ModelLoader
@@ -50,6 +51,9 @@ from node.stats import node_stats, publish_stats
 from schemas.config import NodeConfig
 from schemas.export import all_schemas
 from schemas.status import CameraStatus, NodeStats
+
+if TYPE_CHECKING:
+    from node.notify.service import Notifier
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +86,7 @@ class Node:
         self.sink: OutboxEventSink | None = None
         self.dispatcher: CommandDispatcher | None = None
         self.homeassistant: HomeAssistantBridge | None = None
+        self.notifier: Notifier | None = None
         self.services: NodeServices | None = None
         self.factories: list[AnalyticFactory] = []
         self.analytics_failed: dict[str, str] = {}
@@ -142,10 +147,14 @@ class Node:
             await self._set_state(toggle_state_suffix("camera", cam.name), on_off(cam.enabled))
         self.homeassistant = await HomeAssistantBridge.start(link, c, enabled_names(c))
         renderer = SnapshotRenderer(c, self._overlays)
+        self.notifier = notifier_for(c, self.outbox, self.clock)  # None without targets
         self.sink = OutboxEventSink(
-            self.outbox, link, c, self._executor, renderer, self.homeassistant.observers
+            self.outbox, link, c, self._executor, renderer, self.homeassistant.observers,
+            self.notifier,
         )
         self.dispatcher = await open_commands(link, c, self.topics, self.clock, self.control)
+        if self.notifier is not None:  # its worker, `notify_test`, failures as events
+            await self.notifier.start(self.sink.emit_event, self.dispatcher)
         self.services, failed = await build_services(
             c, self.data_dir, self.loader, self.clock, self._executor,
             emit=self.sink.emit, faces_on=self.control.faces_on,
@@ -206,14 +215,8 @@ class Node:
         for cam in self.config.cameras:
             capture = LatestFrameCapture(cam, clock=self.clock)
             p = CameraPipeline(
-                cam,
-                capture,
-                self.factories,
-                node_id=self.config.node_id,
-                sink=self.sink,
-                executor=self._executor,
-                on_status=self._camera_status,
-                gate=self.gate,
+                cam, capture, self.factories, node_id=self.config.node_id, sink=self.sink,
+                executor=self._executor, on_status=self._camera_status, gate=self.gate,
                 clock=self.clock,
             )
             self.pipelines[cam.name] = p
@@ -262,6 +265,8 @@ class Node:
             t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
+        if self.notifier is not None:  # sends under way get the flush time, then stay queued
+            await self.notifier.stop(flush_timeout_s)
         if self.homeassistant is not None:
             await self.homeassistant.close()
         if self.link is not None:
@@ -287,13 +292,9 @@ class Node:
 
     def stats(self) -> NodeStats:
         return node_stats(
-            self.config.node_id,
-            self.clock.time(),
-            self.clock.monotonic() - self._started_mono,
-            self.pipelines,
-            outbox=self.outbox,
-            link=self.link,
-            dispatcher=self.dispatcher,
+            self.config.node_id, self.clock.time(), self.clock.monotonic() - self._started_mono,
+            self.pipelines, outbox=self.outbox, link=self.link, dispatcher=self.dispatcher,
             analytics_failed=self.analytics_failed,
             escalations=self.services.escalation if self.services is not None else None,
+            notifications=self.notifier.stats() if self.notifier is not None else None,
         )

@@ -3,13 +3,15 @@ answered with success or each service's error (secrets masked)."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from node.commands.dispatcher import CommandContext, CommandDispatcher
 from node.commands.errors import CommandError
 from node.notify.probe import UnknownNotifyNameError
-from node.notify.service import Notifier
 from schemas.commands import ErrorCode, NotifyTestParams
+
+if TYPE_CHECKING:  # the service registers this command: no import cycle at run time
+    from node.notify.service import Notifier
 
 
 def register_notify_commands(dispatcher: CommandDispatcher, notifier: Notifier) -> None:

@@ -20,6 +20,7 @@ from schemas.events import Event, Severity
 # Failure events of the notifier itself match only rules that name the type exactly, so a
 # `types: ["*"]` rule cannot loop on its own failures.
 NOTIFICATION_TYPES = "notification.*"
+FAILED_EVENT_TYPE = "notification.failed"  # a notification given up (node.notify.worker)
 UNKNOWN_IDENTITY = "unknown"
 
 _SEVERITY_ORDER = {s: i for i, s in enumerate(Severity)}

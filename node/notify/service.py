@@ -17,9 +17,11 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from node.clock import Clock
+from node.commands import CommandDispatcher
 from node.notify.apprise_adapter import AppriseSender
+from node.notify.commands import register_notify_commands
 from node.notify.probe import ProbeResult, send_test
-from node.notify.rules import RuleMatcher
+from node.notify.rules import FAILED_EVENT_TYPE, RuleMatcher
 from node.notify.store import Job, JobBatch, JobSpec, JobStore, SqliteHost
 from node.notify.targets import TargetBook
 from node.notify.templates import render_message, template_fields
@@ -29,9 +31,6 @@ from schemas.events import Event, Lifecycle, Severity
 from schemas.status import NotificationRuleStats, NotificationStats
 
 log = logging.getLogger(__name__)
-
-FAILED_EVENT_TYPE = "notification.failed"
-
 
 def zone_of(name: str | None) -> tzinfo:
     """The notification time zone: the configured IANA zone, else the node's local zone."""
@@ -88,7 +87,17 @@ class Notifier:
     def active(self) -> bool:
         return self.config.enabled and bool(self.config.rules)
 
-    async def start(self) -> None:
+    async def start(
+        self,
+        emit: Callable[[Event], Awaitable[None]] | None = None,
+        dispatcher: CommandDispatcher | None = None,
+    ) -> None:
+        """Open the store and start the worker; ``emit`` takes the ``notification.failed``
+        events, ``dispatcher`` gets the ``notify_test`` command."""
+        if emit is not None:
+            self._emit = emit
+        if dispatcher is not None:
+            register_notify_commands(dispatcher, self)
         self.worker.add_queued(await self.store.open())
         self._task = asyncio.create_task(self.worker.run(), name="notify-worker")
 
@@ -127,10 +136,6 @@ class Notifier:
     def committed(self, batch: JobBatch) -> None:
         """After the transaction that stored ``batch`` committed."""
         self.worker.add_queued(batch.inserted)
-
-    @staticmethod
-    def wants_image(batch: JobBatch | None) -> bool:
-        return batch is not None and any(s.attach is not AttachKind.NONE for s in batch.specs)
 
     async def attach(self, event_id: str, snapshot: bytes, crop: bytes | None) -> None:
         """The event's images are ready: store them and release its held jobs."""
@@ -174,3 +179,4 @@ class Notifier:
             in_flight=self.worker.in_flight,
             rules=dict(sorted(rules.items())),
         )
+

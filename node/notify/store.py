@@ -130,6 +130,11 @@ class JobBatch:
         db.execute("RELEASE notify_jobs")
 
 
+def wants_image(batch: JobBatch | None) -> bool:
+    """Whether a job of ``batch`` attaches the event's snapshot (or crop)."""
+    return batch is not None and any(s.attach is not AttachKind.NONE for s in batch.specs)
+
+
 def _job(row: Any) -> Job:
     i, ev, rule, target, cam, etype, title, body, attach, attempts, created = row
     return Job(int(i), str(ev), str(rule), str(target), str(cam), str(etype), str(title),

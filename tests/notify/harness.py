@@ -10,6 +10,7 @@ from typing import Any
 
 from node.clock import SystemClock
 from node.notify.service import Notifier
+from node.notify.store import wants_image
 from node.outbox import Outbox
 from schemas.config.notifications import NotificationsConfig
 from schemas.config.outbox import OutboxConfig
@@ -56,7 +57,7 @@ async def store_event(
     if batch is None:
         return 0
     notifier.committed(batch)
-    if image is not None and notifier.wants_image(batch):
+    if image is not None and wants_image(batch):
         await notifier.attach(event.event_id, image, crop)
     return sum(batch.inserted.values())
 
