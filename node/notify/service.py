@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import random
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone, tzinfo
@@ -30,7 +29,6 @@ from schemas.config.notifications import AttachKind, NotificationsConfig
 from schemas.events import Event, Lifecycle, Severity
 from schemas.status import NotificationRuleStats, NotificationStats
 
-log = logging.getLogger(__name__)
 
 def zone_of(name: str | None) -> tzinfo:
     """The notification time zone: the configured IANA zone, else the node's local zone."""
