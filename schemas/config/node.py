@@ -57,7 +57,7 @@ class NodeConfig(ConfigSection):
     snapshots: SnapshotConfig = Field(default_factory=SnapshotConfig)
     notifications: NotificationsConfig = Field(
         default_factory=NotificationsConfig,
-        description="E-mail, SMS, push and webhook notifications from rules (docs/notifications.md).",
+        description="E-mail, SMS, push and webhook notifications (docs/notifications.md).",
     )
     stats_interval_s: float = Field(default=10.0, gt=0, description="Period of `stats`.")
     log_level: str = Field(default="INFO", description="Python logging level.")
