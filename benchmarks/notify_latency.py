@@ -145,6 +145,39 @@ async def node_block(
     return out
 
 
+async def event_path_cost(path: Path, n: int = 300) -> dict[str, float]:
+    """What notifications add to the camera pipeline's side: ``outbox.put`` alone vs rule
+    matching + templates + the jobs in the same transaction (no worker running)."""
+    cfg = NotificationsConfig.model_validate({
+        "timezone": "UTC", "targets": {"m": {"url": "json://127.0.0.1:9/x"}},
+        "rules": {"r": {"targets": ["m"]}},
+    })
+    bare: list[float] = []
+    with_jobs: list[float] = []
+    async with Outbox(path, OutboxConfig()) as box:
+        notifier = Notifier(cfg, box, node_id="bench", clock=SystemClock())
+        await notifier.store.open()
+        for i in range(n):
+            event = Event(
+                node_id="bench", camera="cam1", type="movement", track_id=f"p{i}",
+                lifecycle=Lifecycle.NEW, started_at=datetime.now(timezone.utc), score=0.9,
+                label="fall",
+            )
+            t0 = time.perf_counter()
+            await box.put("bench/events/movement", event.model_dump_json().encode())
+            bare.append((time.perf_counter() - t0) * 1000.0)
+            t0 = time.perf_counter()
+            batch = notifier.plan(event, has_frame=False)
+            assert batch is not None
+            await box.put("bench/events/movement", event.model_dump_json().encode(),
+                          also=batch.write)
+            notifier.committed(batch)
+            with_jobs.append((time.perf_counter() - t0) * 1000.0)
+    b, w = percentiles(bare), percentiles(with_jobs)
+    return {"put_p50_ms": b["p50_ms"], "put_p99_ms": b["p99_ms"],
+            "with_jobs_p50_ms": w["p50_ms"], "with_jobs_p99_ms": w["p99_ms"]}
+
+
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     inbox = Inbox()
     port = free_port()
@@ -193,6 +226,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 stats = notifier.stats()
                 results["sent"] = stats.sent
                 results["failed"] = stats.failed
+            results["event_path"] = await event_path_cost(Path(tmp) / "cost.sqlite")
         results["emails"] = len(inbox.at)
         results["with_attachment"] = sum(1 for n in inbox.attachments.values() if n)
     finally:
@@ -215,6 +249,10 @@ def main() -> None:
           f"snapshot {results['jpeg_bytes']} bytes; {results['emails']} e-mails "
           f"({results['with_attachment']} with the snapshot), node sent {results['sent']}, "
           f"failed {results['failed']}")
+    ep = results["event_path"]
+    print(f"event path: outbox.put alone p50 {ep['put_p50_ms']:.3f} ms, p99 "
+          f"{ep['put_p99_ms']:.3f} ms; with rules + jobs in the same transaction p50 "
+          f"{ep['with_jobs_p50_ms']:.3f} ms, p99 {ep['with_jobs_p99_ms']:.3f} ms")
     print("| case | path | events | p50 ms | p99 ms | node p50 / this | node p99 / this |")
     print("|---|---|---|---|---|---|---|")
     paths = (("fresh", "bare apprise, new object per call"),
