@@ -20,7 +20,7 @@ import sys
 from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -38,7 +38,7 @@ from node.face.gate import AuthorisationGate, publish_gate, tick_gate
 from node.homeassistant import HomeAssistantBridge
 from node.mqtt.link import BrokerAddress, MqttLink, Protocol
 from node.mqtt.topics import Topics, on_off, toggle_state_suffix
-from node.notify import notifier_for
+from node.notify.service import Notifier, notifier_for
 from node.outbox import Outbox, OutboxDrainer
 from node.pipeline.camera import CameraPipeline
 from node.registry.loader import ModelLoader
@@ -48,12 +48,10 @@ from node.sink import OutboxEventSink
 from node.snapshots import OverlayTap, SnapshotRenderer
 from node.sources.capture import LatestFrameCapture
 from node.stats import node_stats, publish_stats
+from node.zone_state import ZoneStatePublisher, open_zone_state
 from schemas.config import NodeConfig
 from schemas.export import all_schemas
 from schemas.status import CameraStatus, NodeStats
-
-if TYPE_CHECKING:
-    from node.notify.service import Notifier
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +86,7 @@ class Node:
         self.homeassistant: HomeAssistantBridge | None = None
         self.notifier: Notifier | None = None
         self.services: NodeServices | None = None
+        self.zone_state: ZoneStatePublisher | None = None  # line and zone counters
         self.factories: list[AnalyticFactory] = []
         self.analytics_failed: dict[str, str] = {}
         m = config.models
@@ -147,18 +146,21 @@ class Node:
             await self._set_state(toggle_state_suffix("camera", cam.name), on_off(cam.enabled))
         self.homeassistant = await HomeAssistantBridge.start(link, c, enabled_names(c))
         renderer = SnapshotRenderer(c, self._overlays)
-        self.notifier = notifier_for(c, self.outbox, self.clock)  # None without targets
-        self.sink = OutboxEventSink(
-            self.outbox, link, c, self._executor, renderer, self.homeassistant.observers,
-            self.notifier,
-        )
+        notifier = self.notifier = notifier_for(c, self.outbox, self.clock)  # None: no targets
+        obs = self.homeassistant.observers
+        self.sink = OutboxEventSink(self.outbox, link, c, self._executor, renderer, obs, notifier)
         self.dispatcher = await open_commands(link, c, self.topics, self.clock, self.control)
-        if self.notifier is not None:  # its worker, `notify_test`, failures as events
-            await self.notifier.start(self.sink.emit_event, self.dispatcher)
+        if notifier is not None:  # its worker, `notify_test`, failures as events
+            await notifier.start(self.sink.emit_event, self.dispatcher)
         self.services, failed = await build_services(
             c, self.data_dir, self.loader, self.clock, self._executor,
             emit=self.sink.emit, faces_on=self.control.faces_on,
         )
+        zs = self.zone_state = await open_zone_state(  # restored, retained, `reset_counts`
+            self.services.zone_counts, link.set_state, self.data_dir, self.clock, self.dispatcher
+        )
+        if zs is not None:  # publishes changes; a last save when cancelled at stop
+            self._spawn(zs.run(), "zone-counts")
         ctx = BuildContext(c.node_id, self.data_dir, models=self.loader, services=self.services)
         # Builders may download models (first start) and warm sessions up: off the loop.
         built = await asyncio.get_running_loop().run_in_executor(
@@ -185,10 +187,8 @@ class Node:
         self._setup_face_commands()
         await link.start()
         self._start_cameras()
-        self._spawn(
-            publish_stats(link, self.topics.stats, c.stats_interval_s, self._stopped, self.stats),
-            "stats",
-        )
+        self._spawn(publish_stats(link, self.topics.stats, c.stats_interval_s, self._stopped,
+                                  self.stats), "stats")
 
     async def _start_broker(self) -> tuple[BrokerAddress, Protocol]:
         c = self.config
@@ -227,9 +227,8 @@ class Node:
         try:
             payload = CameraStatus.model_validate(status).model_dump_json()
         except ValidationError as err:
-            log.error(
-                "camera %s: status %r breaks the CameraStatus contract: %s", camera, status, err
-            )
+            log.error("camera %s: status %r breaks the CameraStatus contract: %s",
+                      camera, status, err)
             return
         await self._set_state(self.topics.camera_status(camera), payload)
 

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import types
-from typing import Any, Union, get_args, get_origin
+from typing import Any, TypeGuard, get_args, get_origin
 
 from pydantic import BaseModel
 
@@ -29,27 +28,25 @@ def _default(field: Any) -> str:
     return repr(field.default)
 
 
-def _models_in(ann: Any) -> list[tuple[str, type[BaseModel]]]:
-    """(key suffix, model) of the config sections inside a field's annotation: the model
-    itself (also as ``X | None``), list items (``[]``) and mapping values (``<name>``)."""
-    origin = get_origin(ann)
-    if origin is Union or origin is types.UnionType:
-        return [m for arg in get_args(ann) for m in _models_in(arg)]
-    if origin is list:
-        return [("[]", m) for _, m in _models_in(get_args(ann)[0])]
-    if origin is dict:
-        return [(".<name>", m) for _, m in _models_in(get_args(ann)[1])]
-    if isinstance(ann, type) and issubclass(ann, BaseModel):
-        return [("", ann)]
-    return []
-
-
 def _walk(model: type[BaseModel], prefix: str, rows: list[tuple[str, str, str]]) -> None:
     for name, field in model.model_fields.items():
         key = f"{prefix}{name}"
         rows.append((key, _default(field), field.description or ""))
-        for suffix, inner in _models_in(field.annotation):
-            _walk(inner, f"{key}{suffix}.", rows)
+        ann = field.annotation
+        origin, args = get_origin(ann), get_args(ann)
+        if origin is list:
+            nested, suffix = args[0], "[]."
+        elif origin is dict:
+            nested, suffix = args[1], ".<name>."
+        else:  # a section, or an optional one
+            nested = next((a for a in (ann, *args) if _is_model(a)), None)
+            suffix = "."
+        if _is_model(nested):
+            _walk(nested, f"{key}{suffix}", rows)
+
+
+def _is_model(t: Any) -> TypeGuard[type[BaseModel]]:
+    return isinstance(t, type) and issubclass(t, BaseModel)
 
 
 def render_reference() -> str:

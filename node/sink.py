@@ -15,18 +15,16 @@ import contextlib
 import logging
 from collections.abc import Sequence
 from concurrent.futures import Executor
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from node.frame import Frame
 from node.mqtt.topics import Topics
+from node.notify.service import Notifier
 from node.notify.store import JobBatch, wants_image
 from node.outbox import Outbox
 from node.snapshots import Rendered, SnapshotRenderer
 from schemas.config import NodeConfig
 from schemas.events import Event, Lifecycle
-
-if TYPE_CHECKING:  # Apprise is imported only when notifications are configured
-    from node.notify.service import Notifier
 
 log = logging.getLogger(__name__)
 

@@ -36,6 +36,8 @@ class Observation:
     attributes: dict[str, Any] = field(default_factory=dict)
     confirmed: bool = True
     stationary: bool = False  # a stationary object does not re-alert (no updates)
+    instant: bool = False  # a one-off (a line crossed): one `new` event, no update, no end
+    ended_at: float | None = None  # wall time it ended (left the zone): its `end` comes now
 
 
 @dataclass

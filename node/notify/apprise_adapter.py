@@ -1,4 +1,5 @@
-"""The one module that imports Apprise: validate, mask and send one URL.
+"""The one module that imports Apprise (on first use, so importing the node costs nothing
+without notification targets): validate, mask and send one URL.
 
 Apprise is synchronous (``requests``, ``smtplib``), so ``AppriseSender.send`` blocks and runs in
 the notification worker's threads, never on the event loop. Apprise reports why a send failed
@@ -15,11 +16,11 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-import apprise
-from apprise.attachment.memory import AttachMemory
-from apprise.manager_plugins import NotificationManager
+if TYPE_CHECKING:
+    from apprise.plugins import NotifyBase
 
 _SCHEME = re.compile(r"^\s*(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*)://")
 _TOKEN = re.compile(r"[^/:@?&=#+,\s]+")
@@ -62,7 +63,7 @@ class _ThreadCapture(logging.Handler):
 
 
 _CAPTURE = _ThreadCapture()
-_APPRISE_LOG = logging.getLogger(apprise.logger.name)
+_APPRISE_LOG = logging.getLogger("apprise")  # apprise.logger.LOGGER_NAME
 _APPRISE_LOG.addHandler(_CAPTURE)
 if _APPRISE_LOG.level == logging.NOTSET:
     # Its warnings carry the reason of a failed send: they must exist even when the node logs
@@ -75,7 +76,9 @@ def scheme_of(url: str) -> str | None:
     return m.group("scheme").lower() if m else None
 
 
-def _instantiate(url: str) -> tuple[apprise.plugins.NotifyBase | None, str | None]:
+def _instantiate(url: str) -> tuple[NotifyBase | None, str | None]:
+    import apprise
+
     with _CAPTURE.capture() as said:
         try:
             plugin = apprise.Apprise.instantiate(url, suppress_exceptions=False)
@@ -104,6 +107,8 @@ def url_problem(url: str) -> str | None:
 
 
 def _known(scheme: str) -> bool:
+    from apprise.manager_plugins import NotificationManager
+
     return scheme in NotificationManager()  # type: ignore[no-untyped-call]
 
 
@@ -145,9 +150,9 @@ class AppriseSender:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._plugins: dict[str, apprise.plugins.NotifyBase] = {}
+        self._plugins: dict[str, NotifyBase] = {}
 
-    def _plugin(self, url: str) -> tuple[apprise.plugins.NotifyBase | None, str | None]:
+    def _plugin(self, url: str) -> tuple[NotifyBase | None, str | None]:
         with self._lock:
             plugin = self._plugins.get(url)
         if plugin is not None:
@@ -177,7 +182,10 @@ class AppriseSender:
             plugin.request_rate_per_sec = min_interval_s
         attach = None
         if attachments and plugin.attachment_support:
-            attach = apprise.AppriseAttachment()
+            from apprise import AppriseAttachment
+            from apprise.attachment.memory import AttachMemory
+
+            attach = AppriseAttachment()
             for a in attachments:
                 item = AttachMemory(  # type: ignore[no-untyped-call]
                     content=a.content, name=a.name, mimetype=a.mimetype

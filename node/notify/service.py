@@ -25,6 +25,7 @@ from node.notify.store import Job, JobBatch, JobSpec, JobStore, SqliteHost
 from node.notify.targets import TargetBook
 from node.notify.templates import render_message, template_fields
 from node.notify.worker import NotificationWorker, Sender
+from schemas.config import NodeConfig
 from schemas.config.notifications import AttachKind, NotificationsConfig
 from schemas.events import Event, Lifecycle, Severity
 from schemas.status import NotificationRuleStats, NotificationStats
@@ -178,3 +179,11 @@ class Notifier:
             rules=dict(sorted(rules.items())),
         )
 
+
+def notifier_for(config: NodeConfig, host: SqliteHost, clock: Clock) -> Notifier | None:
+    """The node's notifier, None without targets (with targets but no rule it still answers
+    ``notify_test``)."""
+    n = config.notifications
+    if not n.targets:
+        return None
+    return Notifier(n, host, node_id=config.node_id, node_name=config.name, clock=clock)
