@@ -25,6 +25,7 @@ COMMAND_MODULES = [
     "node.cli.analyze_cmd",
     "node.cli.bench_cmd",
     "node.cli.explain_cmd",
+    "node.cli.notify_cmd",
 ]
 
 
