@@ -14,6 +14,7 @@ from node.mqtt.message import Message
 from node.mqtt.topics import Topics
 from schemas.commands import ErrorCode, NoParams
 from schemas.config.commands import CommandsConfig
+from schemas.version import SCHEMA_VERSION
 from tests.commands.conftest import SECRET, DispatcherFactory, Recorder, cmd
 
 
@@ -75,7 +76,7 @@ async def test_ok_reply_goes_to_reply_topic(
     assert out.topic == topics.reply("echo")
     assert out.correlation_data is None
     assert out.json == {
-        "schema_version": "1.0",
+        "schema_version": SCHEMA_VERSION,
         "node_id": "node-1",
         "command": "echo",
         "request_id": "r1",

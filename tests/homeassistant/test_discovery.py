@@ -33,6 +33,7 @@ from schemas.commands import CommandEnvelope, SetParams
 from schemas.config import NodeConfig
 from schemas.events import Event, Lifecycle
 from schemas.homeassistant import DeviceDiscovery
+from tests.contract.recorded import recorded_attributes
 
 COMMON_REQUIRED = {"p", "unique_id"}
 REQUIRED: dict[str, set[str]] = {
@@ -197,6 +198,7 @@ def test_event_template_gives_ha_an_event_type_and_attributes() -> None:
         started_at=now,
         score=0.9,
         label="fire",
+        attributes=recorded_attributes("fire"),
     )
     comp = payload()["cmps"]["event_fire"]
     out = json.loads(render(comp["value_template"], ev.model_dump_json()))
