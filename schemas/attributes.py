@@ -74,7 +74,7 @@ class FaceRecognizedAttributes(FaceAttributes):
     """``face.recognized``: an enrolled identity, confirmed by votes over several frames."""
 
     identity: str = Field(description="Enrolled name.")
-    authorised: bool = Field(description="The identity may open the gate (`face_authorize`).")
+    authorised: bool = Field(description="The identity may open the gate (`face_authorise`).")
 
 
 class FaceUnknownAttributes(FaceAttributes):

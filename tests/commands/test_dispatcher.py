@@ -85,6 +85,22 @@ async def test_ok_reply_goes_to_reply_topic(
     }
 
 
+async def test_an_alias_answers_under_its_own_name_and_is_not_listed(
+    dispatcher: CommandDispatcher, recorder: Recorder, topics: Topics
+) -> None:
+    """An old spelling kept for senders of an earlier 1.x (``face_authorize``)."""
+    dispatcher.register_alias("ekko", "echo")
+    await dispatcher.handle(cmd(topics, "ekko", {"request_id": "r2", "params": {"text": "a"}}))
+    assert recorder.last.topic == topics.reply("ekko")
+    assert recorder.last.json["ok"] is True and recorder.last.json["command"] == "ekko"
+    assert recorder.last.json["data"]["echo"] == "a"
+    assert "ekko" not in dispatcher.names
+    with pytest.raises(ValueError, match="unknown command"):
+        dispatcher.register_alias("x", "nope")
+    with pytest.raises(ValueError, match="already registered"):
+        dispatcher.register_alias("boom", "echo")
+
+
 async def test_handler_returning_none_replies_ok_without_data(
     dispatcher: CommandDispatcher, recorder: Recorder, topics: Topics
 ) -> None:
