@@ -1,5 +1,5 @@
-"""The events recorded from the 1.0 node (``tests/fixtures/events/``), for the compatibility tests
-and as realistic attributes for other tests' events."""
+"""The events recorded from earlier nodes (``tests/fixtures/events/<version>/``), for the
+compatibility tests and as realistic attributes for other tests' events."""
 
 from __future__ import annotations
 
@@ -23,14 +23,21 @@ class Recorded:
     payload: dict[str, Any]
 
     @property
+    def version(self) -> str:
+        return self.file.parent.name
+
+    @property
     def id(self) -> str:
-        return f"{self.file.stem}:{self.line}"
+        return f"{self.version}/{self.file.stem}:{self.line}"
 
 
 @cache
 def recorded_events() -> tuple[Recorded, ...]:
+    """Every recorded event, oldest version first (``<version>/<type>.jsonl``)."""
     out: list[Recorded] = []
-    for path in sorted(RECORDED.glob("*.jsonl")):
+    folders = sorted((p for p in RECORDED.iterdir() if p.is_dir()),
+                     key=lambda p: tuple(int(n) for n in p.name.split(".")))
+    for path in (f for folder in folders for f in sorted(folder.glob("*.jsonl"))):
         for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             row = json.loads(line)
             out.append(Recorded(path, i, row["source"], row["event"]))
