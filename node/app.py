@@ -47,6 +47,7 @@ from node.sink import OutboxEventSink
 from node.snapshots import OverlayTap, SnapshotRenderer
 from node.sources.capture import LatestFrameCapture
 from node.stats import node_stats, publish_stats
+from node.zone_state import ZoneStatePublisher, open_zone_state
 from schemas.config import NodeConfig
 from schemas.export import all_schemas
 from schemas.status import CameraStatus, NodeStats
@@ -83,6 +84,7 @@ class Node:
         self.dispatcher: CommandDispatcher | None = None
         self.homeassistant: HomeAssistantBridge | None = None
         self.services: NodeServices | None = None
+        self.zone_state: ZoneStatePublisher | None = None  # line and zone counters
         self.factories: list[AnalyticFactory] = []
         self.analytics_failed: dict[str, str] = {}
         m = config.models
@@ -150,6 +152,11 @@ class Node:
             c, self.data_dir, self.loader, self.clock, self._executor,
             emit=self.sink.emit, faces_on=self.control.faces_on,
         )
+        zs = self.zone_state = await open_zone_state(  # restored, retained, `reset_counts`
+            self.services.zone_counts, link.set_state, self.data_dir, self.clock, self.dispatcher
+        )
+        if zs is not None:  # publishes changes; a last save when cancelled at stop
+            self._spawn(zs.run(), "zone-counts")
         ctx = BuildContext(c.node_id, self.data_dir, models=self.loader, services=self.services)
         # Builders may download models (first start) and warm sessions up: off the loop.
         built = await asyncio.get_running_loop().run_in_executor(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeGuard, get_args, get_origin
 
 from pydantic import BaseModel
 
@@ -33,13 +33,20 @@ def _walk(model: type[BaseModel], prefix: str, rows: list[tuple[str, str, str]])
         key = f"{prefix}{name}"
         rows.append((key, _default(field), field.description or ""))
         ann = field.annotation
-        for cand in (ann, *getattr(ann, "__args__", ())):
-            if isinstance(cand, type) and issubclass(cand, BaseModel):
-                _walk(cand, f"{key}.", rows)
-            elif getattr(cand, "__origin__", None) is list:
-                (item,) = cand.__args__
-                if isinstance(item, type) and issubclass(item, BaseModel):
-                    _walk(item, f"{key}[].", rows)
+        origin, args = get_origin(ann), get_args(ann)
+        if origin is list:
+            nested, suffix = args[0], "[]."
+        elif origin is dict:
+            nested, suffix = args[1], ".<name>."
+        else:  # a section, or an optional one
+            nested = next((a for a in (ann, *args) if _is_model(a)), None)
+            suffix = "."
+        if _is_model(nested):
+            _walk(nested, f"{key}{suffix}", rows)
+
+
+def _is_model(t: Any) -> TypeGuard[type[BaseModel]]:
+    return isinstance(t, type) and issubclass(t, BaseModel)
 
 
 def render_reference() -> str:

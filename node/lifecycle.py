@@ -1,5 +1,9 @@
 """Turn per-frame observations into ``new`` / rate-limited ``update`` / ``end`` events.
 
+An occurrence ends once unseen for ``end_after_s``, or at once when an observation says when it
+ended (``ended_at``: an object left a zone). An ``instant`` observation (a line crossed) is one
+``new`` event, never updated or ended.
+
 One ``EventLifecycle`` per (camera, analytic). Pure and synchronous: the caller passes the frame
 time, so tests drive it with a manual clock.
 """
@@ -65,7 +69,15 @@ class EventLifecycle:
         for obs in observations:
             if not obs.confirmed:
                 continue
+            if obs.instant:
+                out.append(EmittedEvent(self._instant(frame, obs), frame))
+                continue
             track = self._tracks.get(obs.key)
+            if obs.ended_at is not None:
+                if track is not None:  # an occurrence never opened has nothing to end
+                    self._touch(track, frame, obs)
+                    out.append(self._end(track, obs.ended_at))
+                continue
             if track is None:
                 track = self._start(frame, obs)
                 out.append(EmittedEvent(self._event(track, frame, Lifecycle.NEW), frame))
@@ -90,7 +102,16 @@ class EventLifecycle:
         return [self._end(t, now_wall) for t in list(self._tracks.values())]
 
     def _start(self, frame: Frame, obs: Observation) -> _Track:
-        track = _Track(
+        track = self._new_track(frame, obs)
+        self._tracks[obs.key] = track
+        return track
+
+    def _instant(self, frame: Frame, obs: Observation) -> Event:
+        """A one-off occurrence: its only event, never stored, so nothing ever ends it."""
+        return self._event(self._new_track(frame, obs), frame, Lifecycle.NEW)
+
+    def _new_track(self, frame: Frame, obs: Observation) -> _Track:
+        return _Track(
             track_id=f"{self._camera}-{obs.type}-{uuid.uuid4().hex[:12]}",
             started_wall=frame.captured_at,
             last_seen_mono=frame.monotonic,
@@ -100,8 +121,6 @@ class EventLifecycle:
             best_frame=frame,
             labels=[obs.label],
         )
-        self._tracks[obs.key] = track
-        return track
 
     def _touch(self, track: _Track, frame: Frame, obs: Observation) -> None:
         track.last_seen_mono = frame.monotonic

@@ -9,6 +9,9 @@
    reported as not started and the node runs without it.
 4. ``escalation``: the movement analytic's fall/fight hook to face identification, when movement
    and faces are both enabled and ``analytics.movement.escalate_faces`` is on.
+5. ``zone_counts``: the line and zone counters, when the objects analytic runs and a camera
+   draws lines or zones; the objects analytic counts into it, ``node.zone_state`` publishes,
+   persists and resets it.
 
 Builders get them through ``BuildContext.services``.
 """
@@ -28,6 +31,8 @@ from node.face.analytic import FaceServices
 from node.face.gate import AuthorisationGate
 from node.movement.escalation import EscalationWorker, escalates_to_faces
 from node.movement.face_escalation import EmitWithFrame, face_escalation
+from node.zone_state import counter_store
+from node.zones import CounterStore
 from schemas.config import NodeConfig
 
 
@@ -37,6 +42,7 @@ class NodeServices:
     gate: AuthorisationGate
     faces: FaceServices | None = None
     escalation: EscalationWorker | None = None
+    zone_counts: CounterStore | None = None
 
 
 async def build_services(
@@ -68,4 +74,5 @@ async def build_services(
     escalation: EscalationWorker | None = None
     if escalates_to_faces(config, names):
         escalation = face_escalation(config, faces, emit, faces_on)
-    return NodeServices(clock, gate, faces, escalation), failed
+    zone_counts = counter_store(config, clock)
+    return NodeServices(clock, gate, faces, escalation, zone_counts), failed

@@ -181,6 +181,53 @@ class MovementIdentifiedAttributes(EventAttributes):
     people: list[IdentifiedPerson] = Field(description="One entry per track.")
 
 
+# --- zones (the objects analytic, cameras with lines and zone rules: node/zones/) --------------
+
+
+class ZoneObjectAttributes(EventAttributes):
+    """The object a line or zone event is about."""
+
+    label: str = Field(description="The object's label (as the event's `label`).")
+    track: int = Field(
+        description="The objects tracker's current id of the object (it may have taken over a "
+        "lost one: docs/zones.md)."
+    )
+
+
+class LineCrossedAttributes(ZoneObjectAttributes):
+    """``line.crossed``: an object crossed a counting line (a one-off: `new` only)."""
+
+    line: str = Field(description="Line name from the camera config.")
+    direction: str = Field(description="Known values `in`, `out` (the line's sides).")
+    crossed_at: datetime = Field(description="When it crossed (UTC).")
+
+
+class ZoneLoiteringAttributes(ZoneObjectAttributes):
+    """``zone.loitering``: a visit longer than the rule's `loitering_s` (ends when it leaves)."""
+
+    zone: str = Field(description="Zone name from the camera config.")
+    dwell_s: float = Field(ge=0, description="Seconds in the zone so far.")
+    entered_at: datetime = Field(description="When the visit began (UTC).")
+
+
+class ZoneWrongWayAttributes(ZoneObjectAttributes):
+    """``zone.wrong_way``: an object moving against the zone's direction (a one-off)."""
+
+    zone: str = Field(description="Zone name from the camera config.")
+    heading_deg: float = Field(description="The object's heading, degrees.")
+    allowed_deg: float = Field(description="The zone's allowed direction, degrees.")
+
+
+class ZoneOvercrowdedAttributes(EventAttributes):
+    """``zone.overcrowded``: more than `max_occupancy` inside for `for_s` (ends at the limit)."""
+
+    zone: str = Field(description="Zone name from the camera config.")
+    count: int = Field(ge=0, description="Objects inside now.")
+    max_occupancy: int = Field(ge=0, description="The rule's limit.")
+    by_label: dict[str, int] = Field(description="Objects inside, per label.")
+    over_since: datetime = Field(description="When the count went over the limit (UTC).")
+
+
 # --- synthetic analytic (demos, delivery tests) -----------------------------------------------
 
 
@@ -206,6 +253,10 @@ EVENT_TYPES: dict[str, type[EventAttributes]] = {
     "smoke": FireAttributes,
     "movement": MovementAttributes,
     "movement.identified": MovementIdentifiedAttributes,
+    "line.crossed": LineCrossedAttributes,
+    "zone.loitering": ZoneLoiteringAttributes,
+    "zone.wrong_way": ZoneWrongWayAttributes,
+    "zone.overcrowded": ZoneOvercrowdedAttributes,
     "synthetic": SyntheticAttributes,
 }
 

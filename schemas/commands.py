@@ -14,7 +14,7 @@ from __future__ import annotations
 from enum import Enum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from schemas.version import SCHEMA_VERSION, SchemaVersion
 
@@ -104,3 +104,27 @@ class SnapshotParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     camera: str = Field(min_length=1, max_length=64)
+
+
+class ResetCountsParams(BaseModel):
+    """``reset_counts``: zero the in/out counts of lines and zones and restart their ``since``
+    (occupancy is what is inside now and stays). Without parameters: every line and zone of
+    every camera."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    camera: str | None = Field(
+        default=None, min_length=1, max_length=64, description="Only this camera."
+    )
+    line: str | None = Field(
+        default=None, min_length=1, max_length=64, description="Only this line."
+    )
+    zone: str | None = Field(
+        default=None, min_length=1, max_length=64, description="Only this zone."
+    )
+
+    @model_validator(mode="after")
+    def _one_target(self) -> ResetCountsParams:
+        if self.line is not None and self.zone is not None:
+            raise ValueError("give `line` or `zone`, not both")
+        return self

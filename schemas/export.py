@@ -14,6 +14,7 @@ from schemas.config import NodeConfig
 from schemas.events import event_json_schema
 from schemas.manifest import ModelManifest
 from schemas.status import CameraStatus, NodeStats
+from schemas.zones import ZoneCountsState
 
 SCHEMA_DIR = Path(__file__).parent / "json"
 
@@ -27,6 +28,7 @@ def contracts() -> dict[str, type[BaseModel]]:
         "manifest": ModelManifest,
         "camera_status": CameraStatus,
         "stats": NodeStats,
+        "zone_counts": ZoneCountsState,
     }
 
 

@@ -82,6 +82,8 @@ class SensorComponent(_Component):
     unit_of_measurement: str | None = None  # none for counts
     state_class: Literal["measurement", "total", "total_increasing"]
     suggested_display_precision: int | None = None
+    json_attributes_topic: str | None = None  # the entity's attributes, e.g. counts by label
+    json_attributes_template: str | None = None
 
 
 class BinarySensorComponent(_Component):

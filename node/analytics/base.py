@@ -39,6 +39,8 @@ class Observation:
     attributes: EventAttributes = field(default_factory=EventAttributes)
     confirmed: bool = True
     stationary: bool = False  # a stationary object does not re-alert (no updates)
+    instant: bool = False  # a one-off (a line crossed): one `new` event, no update, no end
+    ended_at: float | None = None  # wall time it ended (left the zone): its `end` comes now
 
 
 @dataclass

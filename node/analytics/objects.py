@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Collection
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -22,6 +22,8 @@ from node.detect.zones import SpatialFilter
 from node.frame import Frame
 from node.track.bytetrack import ByteTracker, TrackerParams
 from node.track.confirm import ConfirmParams, TrackConfirmer
+from node.zones import ZoneEngine, ZoneFrame, ZoneLayout
+from node.zones.observations import zone_event_types, zone_observations
 from schemas.attributes import ObjectAttributes
 from schemas.config import NodeConfig
 from schemas.config.analytics import AnalyticConfig
@@ -30,6 +32,13 @@ from schemas.config.gate import GateMode
 from schemas.config.objects import ObjectsConfig
 
 SessionSource = Callable[[], DetectorSession]
+
+
+class ZoneCountSink(Protocol):
+    """Where a camera's zone counts go (``node.zones.CounterStore``); called from the worker
+    thread, so it must be thread-safe."""
+
+    def record(self, camera: str, frame: ZoneFrame) -> bool: ...
 
 
 def to_node_labels(dets: Detections, report: frozenset[str]) -> Detections:
@@ -63,10 +72,17 @@ class ObjectsAnalytic:
         config: ObjectsConfig,
         source: SessionSource,
         spatial: SpatialFilter | None = None,
+        *,
+        camera: str = "",
+        zones: ZoneEngine | None = None,
+        counts: ZoneCountSink | None = None,
     ) -> None:
         self._cfg = config
         self._source = source
         self._spatial = spatial or SpatialFilter()
+        self._camera = camera
+        self._zones = zones  # lines and zone rules of this camera, if it draws any
+        self._counts = counts
         self._report = frozenset(config.labels)
         self._tracker = ByteTracker(tracker_params(config))
         self._confirm = TrackConfirmer(
@@ -94,12 +110,21 @@ class ObjectsAnalytic:
             self._observation(tracked, i, zones[i], frame.monotonic) for i in range(len(tracked))
         ]
         self._confirm.prune(frame.monotonic)
+        zone_frame = None
+        if self._zones is not None:
+            confirmed = np.asarray([o.confirmed for o in observations], dtype=np.bool_)
+            zone_frame = self._zones.update(tracked, confirmed, frame.monotonic)
+            observations += zone_observations(zone_frame, frame)
+            if self._counts is not None:
+                self._counts.record(self._camera, zone_frame)
         shown = np.asarray(
             [tracked.score[i] >= self._cfg.threshold_for(str(tracked.labels[i]))
              for i in range(len(tracked))],
             dtype=np.bool_,
         )  # fmt: skip
         outputs: dict[str, Any] = {"model": session.manifest.label, **tracked[shown].to_json()}
+        if zone_frame is not None:
+            outputs["occupancy"] = zone_frame.occupancy
         return AnalysisResult(
             analytic=self.name,
             outputs=outputs,
@@ -137,6 +162,8 @@ class ObjectsAnalytic:
     def reset(self) -> None:
         self._tracker.reset()
         self._confirm.reset()
+        if self._zones is not None:
+            self._zones.reset()
 
 
 class ObjectsFactory:
@@ -148,14 +175,18 @@ class ObjectsFactory:
         config: ObjectsConfig,
         source: SessionSource,
         cameras: list[CameraConfig] | None = None,
+        counts: ZoneCountSink | None = None,
     ) -> None:
         unknown = sorted((set(config.labels) | set(config.label_thresholds)) - set(NODE_LABELS))
         if unknown:
             raise ValueError(f"objects: unknown labels {unknown}; known: {sorted(NODE_LABELS)}")
+        for cam in cameras or []:
+            _check_zone_labels(cam, set(config.labels))
         self.config: AnalyticConfig = config
         self._cfg = config
         self._source = source
         self._cameras = {c.name: c for c in cameras or []}
+        self._counts = counts
         self.end_after_s = config.end_after_s
         self._label_override: str | None = None
 
@@ -177,10 +208,29 @@ class ObjectsFactory:
             max_area=self._cfg.max_area,
             required_zones=self._cfg.zones,
         )
-        return ObjectsAnalytic(self._cfg, self._source, spatial)
+        layout = ZoneLayout.from_camera(cam) if cam is not None else ZoneLayout()
+        zones = None
+        if not layout.empty:
+            lost_after_s = self._cfg.tracker.lost_after_s  # the tracker may re-find until then
+            zones = ZoneEngine(layout, self._cfg.zone_logic, handover_after_s=lost_after_s)
+        return ObjectsAnalytic(
+            self._cfg, self._source, spatial, camera=camera, zones=zones, counts=self._counts
+        )
 
     def close(self) -> None:
         return None
+
+
+def _check_zone_labels(cam: CameraConfig, reported: set[str]) -> None:
+    """Lines and rules may only name labels the analytic reports (a typo would never count)."""
+    named = {lab for line in cam.lines for lab in line.labels}
+    named |= {lab for rules in cam.zone_rules.values() for lab in rules.labels}
+    unknown = sorted(named - reported)
+    if unknown:
+        raise ValueError(
+            f"camera {cam.name!r}: lines/zone_rules name labels the objects analytic does not "
+            f"report: {unknown}; add them to analytics.objects.labels (known: {sorted(reported)})"
+        )
 
 
 def _build(config: NodeConfig, ctx: BuildContext) -> ObjectsFactory:
@@ -194,19 +244,21 @@ def _build(config: NodeConfig, ctx: BuildContext) -> ObjectsFactory:
         session: DetectorSession = handle.session
         return session
 
-    factory = ObjectsFactory(cfg, source, config.cameras)
+    counts = ctx.services.zone_counts if ctx.services is not None else None
+    factory = ObjectsFactory(cfg, source, config.cameras, counts=counts)
     factory.gated = config.gate.mode == GateMode.FACE  # runs only while the gate is open
     return factory
 
 
 def event_types(config: NodeConfig, running: Collection[str]) -> list[str]:
-    """The event types of the reported labels (``object``, ``weapon``, ``drone``, ...)."""
+    """The event types of the reported labels (``object``, ``weapon``, ``drone``, ...), and
+    those of the cameras' lines and zone rules (``line.crossed``, ``zone.loitering``, ...)."""
     types: list[str] = []
     for label in config.analytics.objects.labels:
         meaning = NODE_LABELS.get(label)  # an unknown label is the factory's error to report
         if meaning is not None and meaning.type not in types:
             types.append(meaning.type)
-    return types
+    return types + zone_event_types(config.cameras)
 
 
 build = AnalyticBuilder(_build, event_types)

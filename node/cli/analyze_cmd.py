@@ -13,7 +13,7 @@ import json
 import re
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -37,7 +37,14 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--models", default="objects", help="Comma-separated analytics (default: objects)."
     )
-    p.add_argument("--config", "-c", help="Node YAML config (analytics settings, model store).")
+    p.add_argument(
+        "--config",
+        "-c",
+        help=(
+            "Node YAML config (analytics settings, model store). A camera whose `source` is the "
+            "analysed file lends it its zones, masks, lines and zone rules."
+        ),
+    )
     p.add_argument("--json", action="store_true", help="JSON lines instead of a table.")
     p.add_argument("--every", type=int, default=1, help="Videos: analyse every N-th frame.")
     p.add_argument("--max-frames", type=int, default=None, help="Videos: stop after N analysed.")
@@ -95,18 +102,30 @@ def read_frames(path: Path, every: int = 1, max_frames: int | None = None) -> It
         cap.release()
 
 
-def camera_name(path: Path) -> str:
-    """A camera name (``[a-zA-Z0-9_-]+``) for a source, from its file name."""
+def camera_name(path: Path, known: Mapping[Path, str] | None = None) -> str:
+    """The camera a source is analysed as: the config's camera whose ``source`` is this file
+    (so its zones and lines apply), else a name (``[a-zA-Z0-9_-]+``) from the file name."""
+    if known:
+        name = known.get(path.resolve())
+        if name is not None:
+            return name
     return re.sub(r"[^a-zA-Z0-9_-]", "_", path.stem) or "source"
 
 
 class Analyzer:
     """Runs analytic factories and their lifecycles over sources like a node's camera would."""
 
-    def __init__(self, node_id: str, factories: Sequence[Any], configs: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        node_id: str,
+        factories: Sequence[Any],
+        configs: dict[str, Any],
+        cameras: Mapping[Path, str] | None = None,
+    ) -> None:
         self._node_id = node_id
         self._factories = list(factories)
         self._configs = configs
+        self._cameras = dict(cameras or {})
 
     def run(
         self, path: Path, every: int = 1, max_frames: int | None = None
@@ -116,7 +135,7 @@ class Analyzer:
         from node.lifecycle import EventLifecycle
         from schemas.analyze import AnalyzedFrame, AnalyzeEventLine
 
-        camera = camera_name(path)
+        camera = camera_name(path, self._cameras)
         analytics = [f.create(camera) for f in self._factories]
         lifecycles = [
             EventLifecycle(
@@ -176,7 +195,8 @@ def build_analyzer(config_path: str | None, names: Sequence[str]) -> Analyzer:
     ctx = BuildContext(node_id=config.node_id, data_dir=Path(config.data_dir))
     ctx.models = ModelLoader(store, m)
     factories = [resolve_builder(name)(config, ctx) for name in names]
-    return Analyzer(config.node_id, factories, sections)
+    files = {Path(c.source).resolve(): c.name for c in config.cameras if Path(c.source).is_file()}
+    return Analyzer(config.node_id, factories, sections, files)
 
 
 def _fmt_box(box: Sequence[float]) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -26,18 +27,70 @@ def as_polygon(points: Sequence[tuple[float, float]]) -> Polygon:
 
 
 def points_in_polygon(points: npt.NDArray[np.float32], poly: Polygon) -> npt.NDArray[np.bool_]:
-    """Even-odd ray casting, vectorised over points and edges. Points on an edge may go either
-    way; zones are drawn by hand, so that precision is irrelevant."""
-    if points.shape[0] == 0:
-        return np.zeros(0, dtype=np.bool_)
-    x, y = points[:, 0:1], points[:, 1:2]  # (N, 1)
-    x1, y1 = poly[:, 0][None, :], poly[:, 1][None, :]  # (1, K)
-    x2, y2 = np.roll(poly[:, 0], -1)[None, :], np.roll(poly[:, 1], -1)[None, :]
-    crosses = (y1 > y) != (y2 > y)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        x_at = x1 + (y - y1) * (x2 - x1) / (y2 - y1)
-    hits = crosses & (x < x_at)
-    return np.asarray(hits.sum(axis=1) % 2 == 1, dtype=np.bool_)
+    """Whether each point lies inside ``poly`` (see ``points_in_polygons``)."""
+    inside: npt.NDArray[np.bool_] = points_in_polygons(points, [poly])[:, 0]
+    return inside
+
+
+def points_in_polygons(
+    points: npt.NDArray[np.float32], polygons: Sequence[Polygon]
+) -> npt.NDArray[np.bool_]:
+    """(N, Z): whether point n lies inside polygon z (see ``PolygonSet``)."""
+    return PolygonSet.of(polygons).contains(points)
+
+
+@dataclass(frozen=True, eq=False)
+class PolygonSet:
+    """The edges of several polygons, concatenated once, so one vectorised pass tests every
+    point against every polygon (a camera's zones, every frame)."""
+
+    count: int
+    starts: npt.NDArray[np.int64]  # (Z,) first edge of each polygon
+    x1: npt.NDArray[np.float64]  # (1, E) edge start and end coordinates
+    y1: npt.NDArray[np.float64]
+    x2: npt.NDArray[np.float64]
+    y2: npt.NDArray[np.float64]
+
+    @classmethod
+    def of(cls, polygons: Sequence[Polygon]) -> PolygonSet:
+        polys = [np.asarray(p, dtype=np.float64) for p in polygons]
+        sizes = [len(p) for p in polys]
+        starts = np.cumsum([0, *sizes[:-1]]).astype(np.int64)
+
+        def cat(col: int, shift: int) -> npt.NDArray[np.float64]:
+            if not polys:
+                return np.zeros((1, 0), dtype=np.float64)
+            return np.concatenate([np.roll(p[:, col], shift) for p in polys])[None, :]
+
+        return cls(len(polys), starts, cat(0, 0), cat(1, 0), cat(0, -1), cat(1, -1))
+
+    def contains(self, points: npt.NDArray[np.floating[Any]]) -> npt.NDArray[np.bool_]:
+        """(N, Z): even-odd ray casting. Points on an edge may go either way; zones are drawn
+        by hand, so that precision is irrelevant."""
+        n = points.shape[0]
+        if n == 0 or self.count == 0:
+            return np.zeros((n, self.count), dtype=np.bool_)
+        x = points[:, 0:1].astype(np.float64)
+        y = points[:, 1:2].astype(np.float64)
+        crosses = (self.y1 > y) != (self.y2 > y)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            x_at = self.x1 + (y - self.y1) * (self.x2 - self.x1) / (self.y2 - self.y1)
+        hits = (crosses & (x < x_at)).astype(np.int32)
+        return np.asarray(np.add.reduceat(hits, self.starts, axis=1) % 2 == 1, dtype=np.bool_)
+
+    def boundary_distance(self, points: npt.NDArray[np.floating[Any]]) -> npt.NDArray[np.float64]:
+        """(N, Z): distance in pixels from each point to the nearest edge of each polygon."""
+        n = points.shape[0]
+        if n == 0 or self.count == 0:
+            return np.zeros((n, self.count), dtype=np.float64)
+        x = points[:, 0:1].astype(np.float64)
+        y = points[:, 1:2].astype(np.float64)
+        dx, dy = self.x2 - self.x1, self.y2 - self.y1
+        length2 = np.maximum(dx * dx + dy * dy, 1e-12)
+        u = np.clip(((x - self.x1) * dx + (y - self.y1) * dy) / length2, 0.0, 1.0)
+        dist = np.hypot(x - (self.x1 + u * dx), y - (self.y1 + u * dy))
+        out: npt.NDArray[np.float64] = np.minimum.reduceat(dist, self.starts, axis=1)
+        return out
 
 
 @dataclass

@@ -24,10 +24,13 @@ from node.homeassistant.templates import (
     EVENT_VALUE_TEMPLATE,
     GATE_VALUE_TEMPLATE,
     identified_value_template,
+    line_crossed_value_template,
     movement_counts_template,
     movement_value_template,
     set_command_template,
     stats_template,
+    zone_count_template,
+    zone_labels_template,
 )
 from node.movement.events import ESCALATING_ACTIONS, IDENTIFIED_EVENT_TYPE
 from node.movement.events import EVENT_TYPE as MOVEMENT_EVENT
@@ -42,7 +45,9 @@ from node.mqtt.topics import (
     ha_discovery_topic,
     presence_state_suffix,
     toggle_state_suffix,
+    zone_counts_suffix,
 )
+from node.zones.observations import LINE_CROSSED
 from schemas.config import NodeConfig
 from schemas.config.gate import GateMode, GateScope
 from schemas.homeassistant import (
@@ -95,6 +100,9 @@ class DiscoverySpec:
     # The movement analytic's actions (config `analytics.movement.actions`) when it runs: the
     # event_types of its event entities and one counter sensor each.
     movement_actions: Sequence[str] = ()
+    # Per camera drawing lines or zones, when the objects analytic runs: (camera, its line
+    # names, its zone names): counter sensors on `state/zones/<camera>`.
+    zone_counters: Sequence[tuple[str, Sequence[str], Sequence[str]]] = ()
 
     @classmethod
     def from_config(
@@ -126,6 +134,11 @@ class DiscoverySpec:
             movement_actions=(
                 list(config.analytics.movement.actions) if "movement" in analytics else []
             ),
+            zone_counters=[
+                (c.name, [line.name for line in c.lines], sorted(c.zones))
+                for c in config.cameras
+                if "objects" in analytics and (c.lines or c.zones)
+            ],
         )
 
 
@@ -133,7 +146,7 @@ def build_discovery(spec: DiscoverySpec) -> DeviceDiscovery:
     comps: dict[str, Component] = {}
     builders = (
         _event_components, _camera_components, _presence_components, _gate_components, _switches,
-        _movement_counters,
+        _movement_counters, _zone_counters,
     )
     for builder in builders:
         for key, comp in builder(spec):
@@ -181,6 +194,8 @@ def _event_shape(spec: DiscoverySpec, event_type: str) -> tuple[list[str], str]:
     escalating = [a for a in actions if a in ESCALATING_ACTIONS]
     if event_type == IDENTIFIED_EVENT_TYPE and escalating:
         return escalating, identified_value_template(escalating)
+    if event_type == LINE_CROSSED:
+        return ["in", "out"], line_crossed_value_template()
     return EVENT_TYPES_LIFECYCLE, EVENT_VALUE_TEMPLATE
 
 
@@ -218,6 +233,53 @@ def _movement_counters(spec: DiscoverySpec) -> Iterable[tuple[str, Component]]:
                 icon="mdi:counter",
             ),
         )
+
+
+@dataclass(frozen=True)
+class _ZoneSensor:
+    field: str  # in ZoneCounts/LineCounts
+    by_label: str
+    name: str  # the entity's name after the line or zone
+    state_class: Literal["measurement", "total_increasing"]
+    icon: str
+
+
+ZoneKind = Literal["lines", "zones"]
+_ZONE_SENSORS: dict[ZoneKind, tuple[_ZoneSensor, ...]] = {
+    "lines": (
+        _ZoneSensor("in_count", "in_by_label", "in", "total_increasing", "mdi:arrow-right-bold"),
+        _ZoneSensor("out_count", "out_by_label", "out", "total_increasing", "mdi:arrow-left-bold"),
+    ),
+    "zones": (
+        _ZoneSensor("occupancy", "occupancy_by_label", "occupancy", "measurement",
+                    "mdi:account-group"),
+        _ZoneSensor("in_count", "in_by_label", "entries", "total_increasing", "mdi:login"),
+    ),
+}  # fmt: skip
+
+
+def _zone_counters(spec: DiscoverySpec) -> Iterable[tuple[str, Component]]:
+    """Per line: crossings in and out; per zone: occupancy and entries; each with its counts by
+    label as attributes. ``total_increasing``: a ``reset_counts`` reads as a meter reset."""
+    for cam, lines, zones in spec.zone_counters:
+        topic = spec.topics.sub(zone_counts_suffix(cam))
+        kinds: tuple[tuple[ZoneKind, Sequence[str]], ...] = (("lines", lines), ("zones", zones))
+        for kind, names in kinds:
+            for name in names:
+                for sensor in _ZONE_SENSORS[kind]:
+                    key = f"{ha_id(cam)}_{kind[:-1]}_{ha_id(name)}_{sensor.name}"
+                    yield key, SensorComponent(
+                        p="sensor",
+                        unique_id=_uid(spec, key),
+                        name=f"{cam} {name} {sensor.name}",
+                        qos=spec.qos,
+                        state_topic=topic,
+                        value_template=zone_count_template(kind, name, sensor.field),
+                        state_class=sensor.state_class,
+                        icon=sensor.icon,
+                        json_attributes_topic=topic,
+                        json_attributes_template=zone_labels_template(kind, name, sensor.by_label),
+                    )
 
 
 def _camera_components(spec: DiscoverySpec) -> Iterable[tuple[str, Component]]:

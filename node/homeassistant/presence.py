@@ -10,6 +10,7 @@ from typing import Literal
 from node.face.events import FACE_RECOGNIZED
 from node.fire.events import EVENT_TYPES as FIRE_EVENT_TYPES
 from node.mqtt.topics import STATE_OFF, STATE_ON, presence_state_suffix
+from node.zones.observations import INSTANT_EVENT_TYPES
 from schemas.attributes import FaceRecognizedAttributes
 from schemas.events import Event, Lifecycle
 
@@ -28,6 +29,9 @@ def _is_fire(event: Event) -> bool:
 
 
 def _is_person(event: Event) -> bool:
+    # A one-off (a line crossed) opens nothing: it is never ended, so it would stay ON.
+    if event.type in INSTANT_EVENT_TYPES:
+        return False
     return event.label == "person" or "person" in event.labels
 
 

@@ -67,6 +67,28 @@ def identified_value_template(actions: Sequence[str]) -> str:
     )
 
 
+def line_crossed_value_template() -> str:
+    """``line.crossed`` -> HA event with ``event_type`` = the direction (``in``/``out``)."""
+    return (
+        "{{ {'event_type': value_json.attributes.direction, 'camera': value_json.camera, "
+        "'line': value_json.attributes.line, 'label': value_json.label, "
+        "'track': value_json.attributes.track, 'event_id': value_json.event_id} | tojson }}"
+    )
+
+
+def zone_count_template(kind: Literal["lines", "zones"], name: str, field: str) -> str:
+    """One count of one line or zone in ``state/zones/<camera>`` (``None`` when missing)."""
+    return "{{ value_json.get('" + kind + "', {}).get('" + name + "', {}).get('" + field + "') }}"
+
+
+def zone_labels_template(kind: Literal["lines", "zones"], name: str, field: str) -> str:
+    """The same count by label, as the entity's attributes."""
+    return (
+        "{{ value_json.get('" + kind + "', {}).get('" + name + "', {}).get('" + field
+        + "', {}) | tojson }}"
+    )
+
+
 def movement_counts_template(action: str) -> str:
     return "{{ value_json.get('counts', {}).get('" + action + "') }}"
 

@@ -38,6 +38,11 @@ def model_state_suffix(slot: str) -> str:
     return f"state/model/{slot}"
 
 
+def zone_counts_suffix(camera: str) -> str:
+    """Retained counters of a camera's lines and zones (``schemas.zones.ZoneCountsState``)."""
+    return f"state/zones/{camera}"
+
+
 def ha_discovery_topic(discovery_prefix: str, device_id: str) -> str:
     """Home Assistant's device-based discovery topic (``device_id`` must be a valid HA id)."""
     return f"{discovery_prefix}/device/{device_id}/config"

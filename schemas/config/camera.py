@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from schemas.config.base import ConfigSection
+from schemas.config.zones import LineConfig, ZoneRulesConfig
 from schemas.events import NAME_PATTERN
 
 
@@ -63,3 +64,27 @@ class CameraConfig(ConfigSection):
     masks: list[list[tuple[float, float]]] = Field(
         default_factory=list, description="Polygons in frame pixels whose detections are ignored."
     )
+    lines: list[LineConfig] = Field(
+        default_factory=list,
+        description="Counting lines: objects crossing them raise `line.crossed` and are counted.",
+    )
+    zone_rules: dict[str, ZoneRulesConfig] = Field(
+        default_factory=dict,
+        description="Per zone name: loitering, occupancy and direction rules.",
+    )
+
+    @model_validator(mode="after")
+    def _zone_refs(self) -> CameraConfig:
+        unknown = sorted(set(self.zone_rules) - set(self.zones))
+        if unknown:
+            raise ValueError(
+                f"zone_rules for undefined zones {unknown}; zones: {sorted(self.zones)}"
+            )
+        bad = sorted(name for name, pts in self.zones.items() if len(pts) < 3)
+        if bad:
+            raise ValueError(f"zones need at least 3 points: {bad}")
+        names = [line.name for line in self.lines]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"line names must be unique, repeated: {dupes}")
+        return self

@@ -6,6 +6,7 @@ from pydantic import Field, model_validator
 
 from schemas.config.analytic import AnalyticConfig
 from schemas.config.base import ConfigSection
+from schemas.config.zones import ZoneLogicConfig
 
 DEFAULT_LABELS = [
     "person", "backpack", "bag", "suitcase", "phone", "knife", "scissors", "stick", "gun",
@@ -101,6 +102,10 @@ class ObjectsConfig(AnalyticConfig):
         description="An object that has not moved for this long stops updating (0: never).",
     )
     snapshot: ObjectSnapshotConfig = Field(default_factory=ObjectSnapshotConfig)
+    zone_logic: ZoneLogicConfig = Field(
+        default_factory=ZoneLogicConfig,
+        description="Line crossing and zone rules of the cameras' `lines` and `zone_rules`.",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> ObjectsConfig:
@@ -109,6 +114,11 @@ class ObjectsConfig(AnalyticConfig):
         bad = {k: v for k, v in self.label_thresholds.items() if not 0 < v <= 1}
         if bad:
             raise ValueError(f"label_thresholds must be in (0, 1]: {bad}")
+        if self.zone_logic.lost_grace_s <= self.tracker.lost_after_s:
+            raise ValueError(
+                "zone_logic.lost_grace_s must exceed tracker.lost_after_s: a re-found object "
+                "can take its zones and line sides over only once the tracker gave it up"
+            )
         return self
 
     def threshold_for(self, label: str) -> float:

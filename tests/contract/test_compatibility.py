@@ -20,7 +20,12 @@ import jsonschema
 import pytest
 from pydantic import ValidationError
 
-from schemas.attributes import EVENT_TYPES, EventAttributes, MovementAttributes
+from schemas.attributes import (
+    EVENT_TYPES,
+    EventAttributes,
+    FaceRecognizedAttributes,
+    MovementAttributes,
+)
 from schemas.events import ContractError, Event, ensure_writable
 from schemas.export import SCHEMA_DIR
 from schemas.reader import EventReader, UnsupportedVersionError, parse_event
@@ -131,18 +136,19 @@ def test_a_1_1_event_with_new_optional_fields_is_read(
     assert event.model_extra == {"seq": 42}
     assert event.box is not None and event.box.model_extra == {"rotation": 0.0}
     assert event.attributes.model_extra == {"mask": "none"}
-    assert event.attributes.identity == payload["attributes"]["identity"]  # type: ignore[attr-defined]
+    assert isinstance(event.attributes, FaceRecognizedAttributes)
+    assert event.attributes.identity == payload["attributes"]["identity"]
     published.validate(payload)
 
 
 def test_an_event_of_an_unknown_type_is_read(published: jsonschema.Draft202012Validator) -> None:
     payload = _a_recorded("object")
-    payload.update(schema_version="1.3", type="line.crossed", label="person",
-                   attributes={"line": "gate", "direction": "in", "track_id": 7})
+    payload.update(schema_version="1.3", type="queue.length", label="person",
+                   attributes={"queue": "ticket_office", "length": 7, "wait_s": 95.0})
     event = parse_event(payload)
-    assert event.type == "line.crossed"
+    assert event.type == "queue.length"
     assert type(event.attributes) is EventAttributes
-    assert event.attributes.model_extra == {"line": "gate", "direction": "in", "track_id": 7}
+    assert event.attributes.model_extra == {"queue": "ticket_office", "length": 7, "wait_s": 95.0}
     assert json.loads(event.model_dump_json())["attributes"] == payload["attributes"]
     published.validate(payload)
     # ... but the node never writes a type without its model

@@ -39,9 +39,9 @@ async def test_consumer_prints_typed_fields_dedups_and_refuses_2_0(
     face = _event("face.recognized")
     newer = {**_event("object"), "schema_version": "1.4", "seq": 9}
     newer["attributes"] = {**newer["attributes"], "speed_kmh": 4.5}
-    unknown = {**_event("object"), "schema_version": "1.2", "type": "zone.loitering",
+    unknown = {**_event("object"), "schema_version": "1.2", "type": "queue.length",
                "event_id": "f" * 32,
-               "attributes": {"zone": "bench", "dwell_s": 95.0}}
+               "attributes": {"queue": "tickets", "wait_s": 95.0}}
     events = [
         face, face,  # delivered twice (a PUBACK lost with the connection)
         _event("face.unknown"), _event("fire"), _event("movement", label="fall"),
@@ -86,5 +86,5 @@ async def test_consumer_prints_typed_fields_dedups_and_refuses_2_0(
     assert "schema_version '2.0' cannot be read here" in lines[7]
     assert "object/person" in lines[8] and lines[8].endswith(
         "(newer fields: seq, attributes.speed_kmh)")
-    assert "zone.loitering/person" in lines[9] and "untyped zone=bench dwell_s=95.0" in lines[9]
+    assert "queue.length/person" in lines[9] and "untyped queue=tickets wait_s=95.0" in lines[9]
     assert lines[10] == "9 event(s), 1 repeat(s) dropped"

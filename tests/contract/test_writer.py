@@ -58,7 +58,7 @@ def test_an_undeclared_key_fails_at_the_lifecycle() -> None:
 
 def test_a_type_without_a_model_fails_at_the_lifecycle() -> None:
     with pytest.raises(ContractError, match=r"add one to schemas/attributes\.py"):
-        _observe(typed_attributes("object"), type_="line.crossed")
+        _observe(typed_attributes("object"), type_="queue.length")
 
 
 def test_missing_or_mistyped_attributes_fail_at_the_lifecycle() -> None:

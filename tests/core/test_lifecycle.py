@@ -73,3 +73,21 @@ def test_end_snapshot_is_best_frame() -> None:
     (ended,) = lc.expire(5.0, 1_700_000_005.0)
     assert ended.frame is frames[1]
     assert ended.event.score == 0.6  # the last score; best frame kept for the snapshot
+
+
+def test_instant_observations_are_one_new_event_each() -> None:
+    lc = EventLifecycle("n1", "cam1", update_interval_s=0.0, end_after_s=1.0)
+    events = run(lc, [(0.0, [obs(instant=True), obs(instant=True)]), (5.0, [])])
+    assert [k for k, _ in events] == ["new", "new"]
+    assert len({tid for _, tid in events}) == 2
+    assert lc.active == 0  # nothing left open, nothing to end
+
+
+def test_ended_at_ends_an_open_occurrence_at_that_time() -> None:
+    lc = EventLifecycle("n1", "cam1", update_interval_s=10.0, end_after_s=30.0)
+    lc.observe(frame(0.0), [obs()])
+    (ended,) = lc.observe(frame(2.0), [obs(ended_at=1_700_000_001.5)])
+    assert ended.event.lifecycle is Lifecycle.END
+    assert ended.event.ended_at is not None and ended.event.ended_at.timestamp() == 1_700_000_001.5
+    assert lc.active == 0
+    assert lc.observe(frame(3.0), [obs(key="2", ended_at=1_700_000_003.0)]) == []  # never opened

@@ -261,3 +261,61 @@ def test_default_event_types_follow_the_enabled_analytics() -> None:
     with pytest.raises(KeyError, match="unknown analytic"):
         event_types_for(config(), ["fire", "unknown_thing"])
     assert ha_id("face.recognized") == "face_recognized"
+
+
+def _zones_config() -> NodeConfig:
+    return NodeConfig.model_validate({
+        "node_id": "gate-7",
+        "analytics": {"objects": {"enabled": True}},
+        "cameras": [
+            {"name": "high-street", "source": "a.mp4",
+             "lines": [{"name": "door", "points": [[0, 10], [100, 10]]}],
+             "zones": {"kiosk": [[0, 0], [9, 0], [9, 9]]},
+             "zone_rules": {"kiosk": {"loitering_s": 30}}},
+            {"name": "back", "source": "b.mp4"},
+        ],
+    })  # fmt: skip
+
+
+def test_zone_counters_and_zone_event_entities() -> None:
+    cfg = _zones_config()
+    cmps = json.loads(discovery_payload(DiscoverySpec.from_config(cfg)))["cmps"]
+    drawn = ("high-street_line_", "high-street_zone_")
+    counters = {k: c for k, c in cmps.items() if k.startswith(drawn)}
+    assert sorted(counters) == [
+        "high-street_line_door_in", "high-street_line_door_out",
+        "high-street_zone_kiosk_entries", "high-street_zone_kiosk_occupancy",
+    ]  # fmt: skip
+    state = json.dumps({"camera": "high-street", "lines": {"door": {
+        "in_count": 3, "out_count": 1, "in_by_label": {"person": 2, "bicycle": 1},
+        "out_by_label": {"person": 1}, "since": 0}}, "zones": {}})  # fmt: skip
+    door_in = counters["high-street_line_door_in"]
+    assert door_in["state_topic"] == "citywatch/gate-7/state/zones/high-street"
+    assert door_in["state_class"] == "total_increasing"
+    assert render(door_in["value_template"], state) == "3"
+    assert json.loads(render(door_in["json_attributes_template"], state)) == {
+        "person": 2, "bicycle": 1}
+    kiosk = counters["high-street_zone_kiosk_occupancy"]
+    assert kiosk["state_class"] == "measurement"
+    assert render(kiosk["value_template"], state) == "None"  # missing: HA reads "unknown"
+    assert {"event_line_crossed", "event_zone_loitering"} <= set(cmps)
+    assert "event_zone_overcrowded" not in cmps  # no camera asks for it
+
+
+def test_line_crossed_entity_fires_in_or_out() -> None:
+    cmps = json.loads(discovery_payload(DiscoverySpec.from_config(_zones_config())))["cmps"]
+    comp = cmps["event_line_crossed"]
+    ev = Event(node_id="gate-7", camera="high-street", type="line.crossed", track_id="t",
+               lifecycle=Lifecycle.NEW, started_at=datetime(2026, 1, 1, tzinfo=timezone.utc),
+               score=0.8, label="person",
+               attributes=recorded_attributes("line.crossed", line="door", direction="out",
+                                              track=4, label="person"))  # fmt: skip
+    out = json.loads(render(comp["value_template"], ev.model_dump_json()))
+    assert out["event_type"] == "out" and out["event_type"] in comp["event_types"]
+    assert (out["line"], out["label"], out["track"]) == ("door", "person", 4)
+
+
+def test_no_zone_counters_without_the_objects_analytic() -> None:
+    cfg = _zones_config()
+    cmps = build_discovery(DiscoverySpec.from_config(cfg, analytics=["fire"])).cmps
+    assert not [k for k in cmps if "_line_" in k or "_zone_" in k]

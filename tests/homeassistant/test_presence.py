@@ -77,3 +77,11 @@ def test_presence_changes(events: list[Event], changes: list[dict[str, str]]) ->
     tracker = PresenceTracker()
     assert tracker.initial_states() == {FIRE: "OFF", PERSON: "OFF", AUTH: "OFF"}
     assert [tracker.observe(e) for e in events] == changes
+
+
+def test_a_line_crossed_by_a_person_leaves_presence_alone() -> None:
+    """One-off events are never ended: if they opened presence it would stay ON for ever."""
+    tracker = PresenceTracker()
+    assert tracker.observe(ev("line.crossed", N, label="person")) == {}
+    assert tracker.observe(ev("object", N, label="person")) == {PERSON: "ON"}
+    assert tracker.observe(ev("object", E, label="person")) == {PERSON: "OFF"}
