@@ -7,7 +7,7 @@ so the very first connection publishes them, and the cameras start last. Stop or
 reverse: pipelines end their open events into the outbox, and the link publishes ``stopped``
 before it disconnects cleanly. docs/node.md describes the whole; each part lives in its own
 module (``node.sink``, ``node.services``, ``node.control``, ``node.stats``,
-``node.homeassistant``), and ``citywatch run`` is ``node.cli.run_cmd``.
+``node.homeassistant``, ``node.notify``), and ``citywatch run`` is ``node.cli.run_cmd``.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from node.face.gate import AuthorisationGate, publish_gate, tick_gate
 from node.homeassistant import HomeAssistantBridge
 from node.mqtt.link import BrokerAddress, MqttLink, Protocol
 from node.mqtt.topics import Topics, on_off, toggle_state_suffix
+from node.notify.service import Notifier, notifier_for
 from node.outbox import Outbox, OutboxDrainer
 from node.pipeline.camera import CameraPipeline
 from node.registry.loader import ModelLoader
@@ -83,6 +84,7 @@ class Node:
         self.sink: OutboxEventSink | None = None
         self.dispatcher: CommandDispatcher | None = None
         self.homeassistant: HomeAssistantBridge | None = None
+        self.notifier: Notifier | None = None
         self.services: NodeServices | None = None
         self.zone_state: ZoneStatePublisher | None = None  # line and zone counters
         self.factories: list[AnalyticFactory] = []
@@ -144,10 +146,12 @@ class Node:
             await self._set_state(toggle_state_suffix("camera", cam.name), on_off(cam.enabled))
         self.homeassistant = await HomeAssistantBridge.start(link, c, enabled_names(c))
         renderer = SnapshotRenderer(c, self._overlays)
-        self.sink = OutboxEventSink(
-            self.outbox, link, c, self._executor, renderer, self.homeassistant.observers
-        )
+        notifier = self.notifier = notifier_for(c, self.outbox, self.clock)  # None: no targets
+        obs = self.homeassistant.observers
+        self.sink = OutboxEventSink(self.outbox, link, c, self._executor, renderer, obs, notifier)
         self.dispatcher = await open_commands(link, c, self.topics, self.clock, self.control)
+        if notifier is not None:  # its worker, `notify_test`, failures as events
+            await notifier.start(self.sink.emit_event, self.dispatcher)
         self.services, failed = await build_services(
             c, self.data_dir, self.loader, self.clock, self._executor,
             emit=self.sink.emit, faces_on=self.control.faces_on,
@@ -183,10 +187,8 @@ class Node:
         self._setup_face_commands()
         await link.start()
         self._start_cameras()
-        self._spawn(
-            publish_stats(link, self.topics.stats, c.stats_interval_s, self._stopped, self.stats),
-            "stats",
-        )
+        self._spawn(publish_stats(link, self.topics.stats, c.stats_interval_s, self._stopped,
+                                  self.stats), "stats")
 
     async def _start_broker(self) -> tuple[BrokerAddress, Protocol]:
         c = self.config
@@ -213,14 +215,8 @@ class Node:
         for cam in self.config.cameras:
             capture = LatestFrameCapture(cam, clock=self.clock)
             p = CameraPipeline(
-                cam,
-                capture,
-                self.factories,
-                node_id=self.config.node_id,
-                sink=self.sink,
-                executor=self._executor,
-                on_status=self._camera_status,
-                gate=self.gate,
+                cam, capture, self.factories, node_id=self.config.node_id, sink=self.sink,
+                executor=self._executor, on_status=self._camera_status, gate=self.gate,
                 clock=self.clock,
             )
             self.pipelines[cam.name] = p
@@ -231,9 +227,8 @@ class Node:
         try:
             payload = CameraStatus.model_validate(status).model_dump_json()
         except ValidationError as err:
-            log.error(
-                "camera %s: status %r breaks the CameraStatus contract: %s", camera, status, err
-            )
+            log.error("camera %s: status %r breaks the CameraStatus contract: %s",
+                      camera, status, err)
             return
         await self._set_state(self.topics.camera_status(camera), payload)
 
@@ -269,6 +264,8 @@ class Node:
             t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
+        if self.notifier is not None:  # sends under way get the flush time, then stay queued
+            await self.notifier.stop(flush_timeout_s)
         if self.homeassistant is not None:
             await self.homeassistant.close()
         if self.link is not None:
@@ -294,13 +291,9 @@ class Node:
 
     def stats(self) -> NodeStats:
         return node_stats(
-            self.config.node_id,
-            self.clock.time(),
-            self.clock.monotonic() - self._started_mono,
-            self.pipelines,
-            outbox=self.outbox,
-            link=self.link,
-            dispatcher=self.dispatcher,
+            self.config.node_id, self.clock.time(), self.clock.monotonic() - self._started_mono,
+            self.pipelines, outbox=self.outbox, link=self.link, dispatcher=self.dispatcher,
             analytics_failed=self.analytics_failed,
             escalations=self.services.escalation if self.services is not None else None,
+            notifications=self.notifier.stats() if self.notifier is not None else None,
         )

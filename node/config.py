@@ -66,9 +66,23 @@ def parse_config(
         raise ConfigError(f"{source}: top level must be a mapping, got {type(raw).__name__}")
     merged = apply_env_overrides(raw, os.environ if environ is None else environ)
     try:
-        return NodeConfig.model_validate(merged)
+        config = NodeConfig.model_validate(merged)
     except ValidationError as err:
         raise ConfigError(format_validation_error(err, source)) from None
+    check_services(config, source)
+    return config
+
+
+def check_services(config: NodeConfig, source: str) -> None:
+    """Checks that need more than the models: notification URLs (Apprise) and secret files."""
+    if not config.notifications.targets:
+        return
+    from node.notify.targets import check_notifications  # imports Apprise: only when needed
+
+    problems = check_notifications(config.notifications)
+    if problems:
+        lines = [f"{source}: {len(problems)} problem(s)", *(f"  - {p}" for p in problems)]
+        raise ConfigError("\n".join(lines))
 
 
 def load_config(path: str | Path | None, environ: Mapping[str, str] | None = None) -> NodeConfig:

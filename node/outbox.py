@@ -7,7 +7,10 @@ is at-least-once: a PUBACK lost with the connection means the row is sent again,
 de-duplicate by ``event_id``.
 
 SQLite runs on one dedicated thread (a single-worker executor owns the connection), so the event
-loop never waits on disk; all statements are serialised on that thread. ``synchronous=NORMAL`` in
+loop never waits on disk; all statements are serialised on that thread. Other stores may keep
+their tables in the same file (``transact``/``read``), and ``put(..., also=...)`` writes their
+rows in the message's own transaction: the notification jobs of an event are committed with the
+event or not at all. ``synchronous=NORMAL`` in
 WAL mode survives a killed process (the WAL is in the OS page cache); only a power loss can take
 the last few commits. FULL would cost an fsync per event on SD cards.
 """
@@ -30,6 +33,8 @@ from schemas.config.outbox import OutboxConfig, OverflowPolicy
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+# Extra rows written in a put's transaction, on the SQLite thread.
+AlsoWrite = Callable[[sqlite3.Connection], object]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
@@ -105,9 +110,14 @@ class Outbox:
     def path(self) -> Path:
         return self._path
 
-    async def put(self, topic: str, payload: bytes, qos: int = 1) -> int | None:
-        """Store a message durably; its row id, or None if the overflow policy dropped it."""
-        row_id, dropped = await self._call(lambda: self._put_sync(topic, payload, qos))
+    async def put(
+        self, topic: str, payload: bytes, qos: int = 1, *, also: AlsoWrite | None = None
+    ) -> int | None:
+        """Store a message durably; its row id, or None if the overflow policy dropped it.
+
+        ``also`` runs in the same transaction, even when the overflow policy drops the message
+        (the policy bounds the MQTT backlog, not what else the node stores)."""
+        row_id, dropped = await self._call(lambda: self._put_sync(topic, payload, qos, also))
         self.counters.dropped += dropped
         if row_id is None:
             log.warning("outbox full (%d): dropped the newest message", self._config.max_messages)
@@ -140,6 +150,20 @@ class Outbox:
         self.counters.expired += n
         self._note_empty()
         return n
+
+    async def transact(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn`` on the SQLite thread in one write transaction (stores sharing the file)."""
+
+        def run() -> T:
+            db = self._conn()
+            with _transaction(db):
+                return fn(db)
+
+        return await self._call(run)
+
+    async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn`` on the SQLite thread, outside a write transaction."""
+        return await self._call(lambda: fn(self._conn()))
 
     async def wait_for_rows(self) -> None:
         """Return once the outbox may hold rows (after a ``put`` or at open)."""
@@ -183,11 +207,15 @@ class Outbox:
             self._db.close()
             self._db = None
 
-    def _put_sync(self, topic: str, payload: bytes, qos: int) -> tuple[int | None, int]:
+    def _put_sync(
+        self, topic: str, payload: bytes, qos: int, also: AlsoWrite | None
+    ) -> tuple[int | None, int]:
         db = self._conn()
         dropped = 0
         n = self._rows
         with _transaction(db):
+            if also is not None:
+                also(db)
             if n >= self._config.max_messages:
                 if self._config.overflow is OverflowPolicy.DROP_NEWEST:
                     return None, 1

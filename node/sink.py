@@ -1,5 +1,6 @@
-"""``OutboxEventSink``: where every event goes. The durable outbox first, then the observers
-(presence, movement counters: retained state), then the snapshot.
+"""``OutboxEventSink``: where every event goes. The durable outbox first (with the event's
+notification jobs, in the same transaction), then the observers (presence, movement counters:
+retained state), then the snapshot (published, and handed to the notifier when a job attaches it).
 
 A ``new`` or ``end`` event that comes with a frame gets its JPEG rendered first (in the
 executor), so ``has_snapshot`` is set in the stored event; the JPEG itself is published only
@@ -18,6 +19,8 @@ from typing import Protocol
 
 from node.frame import Frame
 from node.mqtt.topics import Topics
+from node.notify.service import Notifier
+from node.notify.store import JobBatch, wants_image
 from node.outbox import Outbox
 from node.snapshots import Rendered, SnapshotRenderer
 from schemas.config import NodeConfig
@@ -54,6 +57,7 @@ class OutboxEventSink:
         executor: Executor,
         renderer: SnapshotRenderer,
         observers: Sequence[EventObserver] = (),
+        notifier: Notifier | None = None,
     ) -> None:
         self._outbox = outbox
         self._link = link
@@ -62,6 +66,7 @@ class OutboxEventSink:
         self._executor = executor
         self._renderer = renderer
         self._observers = list(observers)
+        self._notifier = notifier
         self.emitted = 0
         self.snapshots = 0
         self.snapshot_failures = 0
@@ -76,15 +81,32 @@ class OutboxEventSink:
         if wants:
             event = event.model_copy(update={"has_snapshot": True})
         payload = event.model_dump_json().encode()
-        await self._outbox.put(self._topics.event(event.type), payload, self._config.mqtt.qos)
+        jobs = self._plan(event, snapshot_frame)
+        also = jobs.write if jobs is not None else None
+        await self._outbox.put(self._topics.event(event.type), payload, self._config.mqtt.qos,
+                               also=also)
+        if jobs is not None and self._notifier is not None:
+            self._notifier.committed(jobs)
         self.emitted += 1
         for observer in self._observers:
             await observer.observe(event)
-        if wants and snapshot_frame is not None:
+        # Notifications want the image even while the broker is away.
+        attach = wants_image(jobs)
+        if (wants or attach) and snapshot_frame is not None:
             # Chained, so snapshots reach the broker in event order.
             self._snapshots_done = asyncio.ensure_future(
-                self._snapshot_after(self._snapshots_done, event, snapshot_frame)
+                self._snapshot_after(self._snapshots_done, event, snapshot_frame, wants, attach)
             )
+
+    def _plan(self, event: Event, frame: Frame | None) -> JobBatch | None:
+        if self._notifier is None:
+            return None
+        try:
+            return self._notifier.plan(event, has_frame=frame is not None)
+        except Exception:  # a broken rule must never cost the event itself
+            log.exception("notification rules failed on event %s (%s)", event.event_id,
+                          event.type)
+            return None
 
     async def emit_event(self, event: Event) -> None:
         """An event without a frame (gate changes)."""
@@ -101,7 +123,8 @@ class OutboxEventSink:
         return self._link.connected.is_set() and self._renderer.wanted(event)
 
     async def _snapshot_after(
-        self, previous: asyncio.Future[None] | None, event: Event, frame: Frame
+        self, previous: asyncio.Future[None] | None, event: Event, frame: Frame,
+        publish: bool, attach: bool,
     ) -> None:
         loop = asyncio.get_running_loop()
         try:
@@ -110,10 +133,16 @@ class OutboxEventSink:
             self.snapshot_failures += 1
             log.exception("snapshot of event %s (%s) failed", event.event_id, event.type)
             shots = None
+        if shots is not None and attach and self._notifier is not None:
+            try:  # without it the jobs go out image-less after attachment_wait_s
+                await self._notifier.attach(event.event_id, shots.full, shots.crop)
+            except Exception:
+                log.exception("snapshot of event %s not stored for notifications",
+                              event.event_id)
         if previous is not None:
             with contextlib.suppress(Exception):
                 await previous
-        if shots is not None:
+        if shots is not None and publish:
             await self._publish(event, shots)
 
     async def _publish(self, event: Event, shots: Rendered) -> None:

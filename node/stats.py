@@ -18,6 +18,7 @@ from schemas.status import (
     EscalationStats,
     LinkStats,
     NodeStats,
+    NotificationStats,
     OutboxStats,
 )
 
@@ -33,6 +34,7 @@ def node_stats(
     dispatcher: CommandDispatcher | None,
     analytics_failed: Mapping[str, str],
     escalations: EscalationWorker | None,
+    notifications: NotificationStats | None = None,
 ) -> NodeStats:
     cameras = {name: camera_stats(p) for name, p in pipelines.items()}
     out = NodeStats(
@@ -67,6 +69,7 @@ def node_stats(
     out.analytics_failed = dict(analytics_failed)
     if escalations is not None:
         out.escalation = EscalationStats.model_validate(asdict(escalations.stats))
+    out.notifications = notifications
     return out
 
 

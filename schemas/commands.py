@@ -50,6 +50,8 @@ class ErrorCode(str, Enum):
     BAD_IMAGE = "bad_image"
     BAD_ENCODING = "bad_encoding"
     FACE_POSE = "face_pose"
+    # notifications
+    NOTIFICATION_FAILED = "notification_failed"
 
 
 class CommandEnvelope(BaseModel):
@@ -104,6 +106,24 @@ class SnapshotParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     camera: str = Field(min_length=1, max_length=64)
+
+
+class NotifyTestParams(BaseModel):
+    """``notify_test``: send a test message to one target, or to every target of one rule."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rule: str | None = Field(default=None, max_length=64, description="A rule's name.")
+    target: str | None = Field(default=None, max_length=64, description="A target's name.")
+    message: str | None = Field(
+        default=None, max_length=1000, description="Body of the test message."
+    )
+
+    @model_validator(mode="after")
+    def _one_name(self) -> NotifyTestParams:
+        if (self.rule is None) == (self.target is None):
+            raise ValueError("give exactly one of `rule` and `target`")
+        return self
 
 
 class ResetCountsParams(BaseModel):

@@ -113,6 +113,28 @@ class EscalationStats(BaseModel):
     cancelled: int = Field(default=0, ge=0, description="Still under way at shutdown.")
 
 
+class NotificationRuleStats(BaseModel):
+    """One notification rule (``node/notify``); `sent`, `failed`, `retried` count since start."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    queued: int = Field(ge=0, description="Notifications stored and not yet delivered.")
+    sent: int = Field(ge=0, description="Accepted by the service.")
+    failed: int = Field(ge=0, description="Given up after the retry limit.")
+    retried: int = Field(ge=0, description="Failed attempts that were retried.")
+    suppressed: int = Field(ge=0, description="Matches dropped by a cooldown.")
+
+
+class NotificationStats(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    queued: int = Field(ge=0, description="All rules: waiting now.")
+    sent: int = Field(ge=0, description="All rules: delivered since start.")
+    failed: int = Field(ge=0, description="All rules: given up since start (HA sensor).")
+    in_flight: int = Field(ge=0, description="Sends running now.")
+    rules: dict[str, NotificationRuleStats] = Field(default_factory=dict)
+
+
 class NodeStats(BaseModel):
     """Payload of ``<prefix>/<node>/stats`` (QoS 0, every ``stats_interval_s``)."""
 
@@ -137,4 +159,7 @@ class NodeStats(BaseModel):
     escalation: EscalationStats | None = Field(
         default=None,
         description="Face escalation counters; absent unless movement escalates to faces.",
+    )
+    notifications: NotificationStats | None = Field(
+        default=None, description="Notification counters; absent without rules."
     )

@@ -116,6 +116,7 @@ def describe(node: Node) -> str:
         "  cameras: " + (", ".join(f"{x.name}={x.source}" for x in c.cameras) or "none"),
         "  analytics: " + (", ".join(f.name for f in node.factories) or "none"),
         *(f"  NOT STARTED {name}: {why}" for name, why in node.analytics_failed.items()),
+        *_notifications(node),
         f"  availability: {t.availability}   stats: {t.stats}",
         f"  events: {t.event_filter}   schema: {t.schema}",
         f"  commands: {t.command_filter}   replies: {t.reply_filter}",
@@ -123,6 +124,15 @@ def describe(node: Node) -> str:
         + " ".join(f"-t '{f}'" for f in t.watch_filters),
     ]
     return "\n".join(lines)
+
+
+def _notifications(node: Node) -> list[str]:
+    n = node.notifier
+    if n is None:
+        return []
+    rules = ", ".join(n.config.rules) or "none (notify_test only)"
+    targets = ", ".join(f"{t} ({n.book.get(t).masked})" for t in n.book.names())
+    return [f"  notifications: rules {rules}; targets {targets}"]
 
 
 async def run_node(config: NodeConfig) -> int:

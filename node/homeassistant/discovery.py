@@ -47,6 +47,7 @@ from node.mqtt.topics import (
     toggle_state_suffix,
     zone_counts_suffix,
 )
+from node.notify.rules import FAILED_EVENT_TYPE
 from node.zones.observations import LINE_CROSSED
 from schemas.config import NodeConfig
 from schemas.config.gate import GateMode, GateScope
@@ -100,6 +101,9 @@ class DiscoverySpec:
     # The movement analytic's actions (config `analytics.movement.actions`) when it runs: the
     # event_types of its event entities and one counter sensor each.
     movement_actions: Sequence[str] = ()
+    # Notification rules exist: a `notification.failed` event entity and two diagnostic sensors
+    # (failures, queued) read from `stats.notifications`.
+    notifications: bool = False
     # Per camera drawing lines or zones, when the objects analytic runs: (camera, its line
     # names, its zone names): counter sensors on `state/zones/<camera>`.
     zone_counters: Sequence[tuple[str, Sequence[str], Sequence[str]]] = ()
@@ -134,6 +138,7 @@ class DiscoverySpec:
             movement_actions=(
                 list(config.analytics.movement.actions) if "movement" in analytics else []
             ),
+            notifications=config.notifications.enabled and bool(config.notifications.rules),
             zone_counters=[
                 (c.name, [line.name for line in c.lines], sorted(c.zones))
                 for c in config.cameras
@@ -146,7 +151,7 @@ def build_discovery(spec: DiscoverySpec) -> DeviceDiscovery:
     comps: dict[str, Component] = {}
     builders = (
         _event_components, _camera_components, _presence_components, _gate_components, _switches,
-        _movement_counters, _zone_counters,
+        _movement_counters, _zone_counters, _notification_components,
     )
     for builder in builders:
         for key, comp in builder(spec):
@@ -397,5 +402,44 @@ def _switches(spec: DiscoverySpec) -> Iterable[tuple[str, Component]]:
                 # A retained command would re-toggle the node on every reconnect.
                 retain=False,
                 entity_category="config",
+            ),
+        )
+
+
+def _notification_components(spec: DiscoverySpec) -> Iterable[tuple[str, Component]]:
+    if not spec.notifications:
+        return
+    key = f"event_{ha_id(FAILED_EVENT_TYPE)}"
+    yield (
+        key,
+        EventComponent(
+            p="event",
+            unique_id=_uid(spec, key),
+            name="Notification failed",
+            qos=spec.qos,
+            state_topic=spec.topics.event(FAILED_EVENT_TYPE),
+            event_types=EVENT_TYPES_LIFECYCLE,
+            value_template=EVENT_VALUE_TEMPLATE,
+        ),
+    )
+    sensors = (
+        ("notification_failures", "Notification failures", "failed", "total_increasing",
+         "mdi:message-alert"),
+        ("notifications_queued", "Notifications queued", "queued", "measurement",
+         "mdi:message-arrow-right"),
+    )
+    for key, name, field, state_class, icon in sensors:
+        yield (
+            key,
+            SensorComponent(
+                p="sensor",
+                unique_id=_uid(spec, key),
+                name=name,
+                qos=0,
+                state_topic=spec.topics.stats,
+                value_template=stats_template("notifications", field),
+                state_class=state_class,
+                icon=icon,
+                entity_category="diagnostic",
             ),
         )

@@ -16,6 +16,7 @@ from schemas.config.gate import GateConfig
 from schemas.config.homeassistant import HomeAssistantConfig
 from schemas.config.models import ModelsConfig
 from schemas.config.mqtt import MqttConfig
+from schemas.config.notifications import NotificationsConfig
 from schemas.config.outbox import OutboxConfig
 from schemas.events import NAME_PATTERN
 
@@ -54,6 +55,10 @@ class NodeConfig(ConfigSection):
     homeassistant: HomeAssistantConfig = Field(default_factory=HomeAssistantConfig)
     models: ModelsConfig = Field(default_factory=ModelsConfig)
     snapshots: SnapshotConfig = Field(default_factory=SnapshotConfig)
+    notifications: NotificationsConfig = Field(
+        default_factory=NotificationsConfig,
+        description="E-mail, SMS, push and webhook notifications (docs/notifications.md).",
+    )
     stats_interval_s: float = Field(default=10.0, gt=0, description="Period of `stats`.")
     log_level: str = Field(default="INFO", description="Python logging level.")
 
