@@ -228,6 +228,20 @@ class ZoneOvercrowdedAttributes(EventAttributes):
     over_since: datetime = Field(description="When the count went over the limit (UTC).")
 
 
+# --- notifications (node/notify/) -------------------------------------------------------------
+
+
+class NotificationFailedAttributes(EventAttributes):
+    """``notification.failed``: a notification given up after its attempts (`label` the rule)."""
+
+    rule: str = Field(description="Notification rule (`notifications.rules.<name>`).")
+    target: str = Field(description="Target it could not reach (`notifications.targets`).")
+    event_id: str = Field(description="`event_id` of the event it was about.")
+    event_type: str = Field(description="`type` of the event it was about.")
+    attempts: int = Field(ge=0, description="Sends tried (0: given up unsent, e.g. expired).")
+    error: str = Field(description="Why the last attempt failed, secrets masked.")
+
+
 # --- synthetic analytic (demos, delivery tests) -----------------------------------------------
 
 
@@ -257,6 +271,7 @@ EVENT_TYPES: dict[str, type[EventAttributes]] = {
     "zone.loitering": ZoneLoiteringAttributes,
     "zone.wrong_way": ZoneWrongWayAttributes,
     "zone.overcrowded": ZoneOvercrowdedAttributes,
+    "notification.failed": NotificationFailedAttributes,
     "synthetic": SyntheticAttributes,
 }
 
