@@ -29,10 +29,15 @@ from schemas.reader import (
     FaceUnknownAttributes,
     FireAttributes,
     GateAttributes,
+    LineCrossedAttributes,
     MovementAttributes,
     MovementIdentifiedAttributes,
+    NotificationFailedAttributes,
     ObjectAttributes,
     SyntheticAttributes,
+    ZoneLoiteringAttributes,
+    ZoneOvercrowdedAttributes,
+    ZoneWrongWayAttributes,
 )
 
 
@@ -56,6 +61,16 @@ def describe(event: Event) -> str:
                       f"people={len(people)}")
         case GateAttributes(by=by, reason=reason, until=until):
             detail = f"by={by} reason={reason} until={until.isoformat()}"
+        case LineCrossedAttributes(line=line, direction=direction, track=tid):
+            detail = f"line={line} direction={direction} track={tid}"
+        case ZoneLoiteringAttributes(zone=zone, dwell_s=dwell, track=tid):
+            detail = f"zone={zone} dwell={dwell:.0f}s track={tid}"
+        case ZoneWrongWayAttributes(zone=zone, heading_deg=heading, allowed_deg=allowed):
+            detail = f"zone={zone} heading={heading:.0f} allowed={allowed:.0f}"
+        case ZoneOvercrowdedAttributes(zone=zone, count=count, max_occupancy=limit):
+            detail = f"zone={zone} count={count}/{limit}"
+        case NotificationFailedAttributes(rule=rule, target=target, error=error):
+            detail = f"rule={rule} target={target} error={error}"
         case SyntheticAttributes(sequence=n):
             detail = f"sequence={n}"
         case other:  # a type this version of `schemas` does not know: its keys, untyped

@@ -24,10 +24,15 @@ from schemas.attributes import (
     FireAttributes,
     GateAttributes,
     IdentifiedPerson,
+    LineCrossedAttributes,
     MovementAttributes,
     MovementIdentifiedAttributes,
+    NotificationFailedAttributes,
     ObjectAttributes,
     SyntheticAttributes,
+    ZoneLoiteringAttributes,
+    ZoneOvercrowdedAttributes,
+    ZoneWrongWayAttributes,
 )
 from schemas.events import Box, Event, Lifecycle, Severity
 from schemas.version import SCHEMA_VERSION, UnsupportedVersionError, readable_version
@@ -45,12 +50,17 @@ __all__ = [
     "GateAttributes",
     "IdentifiedPerson",
     "Lifecycle",
+    "LineCrossedAttributes",
     "MovementAttributes",
     "MovementIdentifiedAttributes",
+    "NotificationFailedAttributes",
     "ObjectAttributes",
     "Severity",
     "SyntheticAttributes",
     "UnsupportedVersionError",
+    "ZoneLoiteringAttributes",
+    "ZoneOvercrowdedAttributes",
+    "ZoneWrongWayAttributes",
     "parse_event",
 ]
 

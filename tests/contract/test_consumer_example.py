@@ -46,13 +46,14 @@ async def test_consumer_prints_typed_fields_dedups_and_refuses_2_0(
         face, face,  # delivered twice (a PUBACK lost with the connection)
         _event("face.unknown"), _event("fire"), _event("movement", label="fall"),
         _event("movement.identified"), _event("gate.opened"), _event("synthetic"),
+        _event("zone.loitering"), _event("notification.failed"),
         {**_event("smoke"), "schema_version": "2.0"},
         newer, unknown,
     ]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = await asyncio.create_subprocess_exec(
         sys.executable, str(REPO / "examples" / "consumer.py"), "--port", str(mosquitto.port),
-        "--node", "crossing-7", "--count", "9",
+        "--node", "crossing-7", "--count", "11",
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, env=env,
     )
     try:
@@ -63,7 +64,7 @@ async def test_consumer_prints_typed_fields_dedups_and_refuses_2_0(
             # a snapshot JPEG under events/<type>/ is not an event: the filter never sees it
             await client.publish(f"{BASE}/events/fire/snapshot", b"\xff\xd8\xff", qos=1)
         lines: list[str] = []
-        for _ in range(11):
+        for _ in range(13):
             try:
                 lines.append(await _read_line(proc))
             except TimeoutError:
@@ -82,9 +83,11 @@ async def test_consumer_prints_typed_fields_dedups_and_refuses_2_0(
     assert "movement.identified/" in lines[4] and "unknown_faces=" in lines[4]
     assert "gate.opened/gate new" in lines[5] and "by=" in lines[5]
     assert "synthetic/synthetic" in lines[6] and "sequence=" in lines[6]
-    assert lines[7].startswith(f"refused on {BASE}/events/smoke: ")
-    assert "schema_version '2.0' cannot be read here" in lines[7]
-    assert "object/person" in lines[8] and lines[8].endswith(
+    assert "zone.loitering/" in lines[7] and "dwell=" in lines[7]
+    assert "notification.failed/" in lines[8] and "target=" in lines[8]
+    assert lines[9].startswith(f"refused on {BASE}/events/smoke: ")
+    assert "schema_version '2.0' cannot be read here" in lines[9]
+    assert "object/person" in lines[10] and lines[10].endswith(
         "(newer fields: seq, attributes.speed_kmh)")
-    assert "queue.length/person" in lines[9] and "untyped queue=tickets wait_s=95.0" in lines[9]
-    assert lines[10] == "9 event(s), 1 repeat(s) dropped"
+    assert "queue.length/person" in lines[11] and "untyped queue=tickets wait_s=95.0" in lines[11]
+    assert lines[12] == "11 event(s), 1 repeat(s) dropped"
