@@ -42,9 +42,12 @@ from aiosmtpd.controller import Controller
 from node.clock import SystemClock
 from node.notify.service import Notifier
 from node.outbox import Outbox
+from schemas.attributes import MovementAttributes
 from schemas.config.notifications import NotificationsConfig
 from schemas.config.outbox import OutboxConfig
 from schemas.events import Event, Lifecycle, Severity
+
+FALL = MovementAttributes(track_id=1, action="fall", probs={"fall": 0.9})
 
 
 def free_port() -> int:
@@ -131,7 +134,7 @@ async def node_block(
         event = Event(
             node_id="bench", camera="cam1", type="movement", track_id=f"t{i}",
             lifecycle=Lifecycle.NEW, started_at=datetime.now(timezone.utc), score=0.9, label="fall",
-            severity=Severity.HIGH,
+            severity=Severity.HIGH, attributes=FALL,
         )
         batch = notifier.plan(event, has_frame=jpeg is not None)
         assert batch is not None
@@ -161,7 +164,7 @@ async def event_path_cost(path: Path, n: int = 300) -> dict[str, float]:
             event = Event(
                 node_id="bench", camera="cam1", type="movement", track_id=f"p{i}",
                 lifecycle=Lifecycle.NEW, started_at=datetime.now(timezone.utc), score=0.9,
-                label="fall",
+                label="fall", attributes=FALL,
             )
             t0 = time.perf_counter()
             await box.put("bench/events/movement", event.model_dump_json().encode())

@@ -5,7 +5,7 @@ and 6 people.
 Everything here measures; nothing asserts. Latency is the model alone (``ModelSession.run`` on a
 prepared tensor), so providers compare fairly; the analytic fps adds decoding, pre/post-processing,
 tracking and the event lifecycle on real video frames, sequentially on one thread, as
-``citywatch analyze`` runs them.
+``citywatch analyse`` runs them.
 """
 
 from __future__ import annotations
@@ -116,7 +116,7 @@ def machine_info() -> dict[str, Any]:
 def analytic_fps(
     analyzer: Any, video: Path, seconds: float, max_frames: int | None = None
 ) -> dict[str, Any]:
-    """Frames per second through decode + analytics + lifecycle (``citywatch analyze``'s loop),
+    """Frames per second through decode + analytics + lifecycle (``citywatch analyse``'s loop),
     reading the video once from the start, for at most ``seconds``."""
     frames = 0
     start = time.perf_counter()

@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 
 from node.analytics.base import Observation
 from node.frame import Frame
-from schemas.events import Box, Event, Lifecycle
+from schemas.events import Box, Event, Lifecycle, ensure_writable
 
 
 @dataclass
@@ -146,7 +146,7 @@ class EventLifecycle:
         obs = track.last
         box = Box.from_xyxy(obs.box) if obs.box is not None else None
         src = frame if frame is not None else track.best_frame
-        return Event(
+        event = Event(
             node_id=self._node_id,
             camera=self._camera,
             type=obs.type,
@@ -162,6 +162,7 @@ class EventLifecycle:
             labels=list(track.labels),
             severity=obs.severity,
             model=self._model_label,
-            attributes=dict(obs.attributes),
+            attributes=obs.attributes,
             has_snapshot=False,
         )
+        return ensure_writable(event)

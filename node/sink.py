@@ -24,7 +24,7 @@ from node.notify.store import JobBatch, wants_image
 from node.outbox import Outbox
 from node.snapshots import Rendered, SnapshotRenderer
 from schemas.config import NodeConfig
-from schemas.events import Event, Lifecycle
+from schemas.events import Event, Lifecycle, ensure_writable
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +79,7 @@ class OutboxEventSink:
         """Store the event first (its latency is what consumers feel), then render and publish its
         snapshot in the background. ``has_snapshot`` promises a JPEG only when one will be made:
         a wanted snapshot, a frame, and a broker to take it (snapshots are QoS 0, never queued)."""
+        ensure_writable(event)  # nothing undeclared reaches the outbox, whoever built the event
         wants = self._wants_snapshot(event, snapshot_frame)
         if wants:
             event = event.model_copy(update={"has_snapshot": True})

@@ -1,4 +1,4 @@
-"""Lines printed by ``citywatch analyze --json``: one ``AnalyzedFrame`` per analysed frame, then
+"""Lines printed by ``citywatch analyse --json``: one ``AnalyzedFrame`` per analysed frame, then
 one ``AnalyzeEventLine`` per event the node would publish for it."""
 
 from __future__ import annotations

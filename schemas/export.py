@@ -1,4 +1,6 @@
-"""JSON Schema export of every public contract (``citywatch schema``; checked in under json/)."""
+"""JSON Schema export of every public contract (``citywatch schema``; checked in under json/, and
+retained on ``<base>/schema``). Events are a union with one branch per event type
+(``schemas.events.event_json_schema``)."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from pydantic import BaseModel
 
 from schemas.commands import CommandEnvelope, Reply
 from schemas.config import NodeConfig
-from schemas.events import Event
+from schemas.events import event_json_schema
 from schemas.explain import ExplainReport
 from schemas.manifest import ModelManifest
 from schemas.status import CameraStatus, NodeStats
@@ -19,8 +21,8 @@ SCHEMA_DIR = Path(__file__).parent / "json"
 
 
 def contracts() -> dict[str, type[BaseModel]]:
+    """The contracts whose schema is their model's own (events: ``event_json_schema``)."""
     return {
-        "event": Event,
         "command": CommandEnvelope,
         "reply": Reply,
         "config": NodeConfig,
@@ -33,4 +35,6 @@ def contracts() -> dict[str, type[BaseModel]]:
 
 
 def all_schemas() -> dict[str, dict[str, Any]]:
-    return {name: model.model_json_schema() for name, model in contracts().items()}
+    schemas = {"event": event_json_schema()}
+    schemas.update({name: model.model_json_schema() for name, model in contracts().items()})
+    return schemas

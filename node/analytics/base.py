@@ -14,6 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from node.frame import Frame
+from schemas.attributes import EventAttributes
 from schemas.config.analytics import AnalyticConfig
 from schemas.events import Severity
 
@@ -25,6 +26,8 @@ class Observation:
     ``key`` identifies the occurrence within its camera and analytic across frames (a track id,
     or a constant such as ``"fire"`` for scene-level analytics). Only ``confirmed`` observations
     become events; the analytic decides what confirmation means (hits, median score, k-of-n).
+    ``attributes`` is the model of ``type`` (``schemas.attributes.EVENT_TYPES``): the event
+    publishes exactly what it declares.
     """
 
     key: str
@@ -33,7 +36,7 @@ class Observation:
     score: float
     box: npt.NDArray[np.float32] | None = None  # xyxy absolute pixels of the frame
     severity: Severity = Severity.INFO
-    attributes: dict[str, Any] = field(default_factory=dict)
+    attributes: EventAttributes = field(default_factory=EventAttributes)
     confirmed: bool = True
     stationary: bool = False  # a stationary object does not re-alert (no updates)
     instant: bool = False  # a one-off (a line crossed): one `new` event, no update, no end

@@ -24,6 +24,7 @@ from node.track.bytetrack import ByteTracker, TrackerParams
 from node.track.confirm import ConfirmParams, TrackConfirmer
 from node.zones import ZoneEngine, ZoneFrame, ZoneLayout
 from node.zones.observations import zone_event_types, zone_observations
+from schemas.attributes import ObjectAttributes
 from schemas.config import NodeConfig
 from schemas.config.analytics import AnalyticConfig
 from schemas.config.camera import CameraConfig
@@ -146,14 +147,14 @@ class ObjectsAnalytic:
             score=score,
             box=box.copy(),
             severity=meaning.severity,
-            attributes={
-                "track_id": tid,
-                "hits": status.hits,
-                "median_score": round(status.median_score, 4),
-                "age_s": round(status.age_s, 3),
-                "zones": zones,
-                "stationary": status.stationary,
-            },
+            attributes=ObjectAttributes(
+                track_id=tid,
+                hits=status.hits,
+                median_score=round(status.median_score, 4),
+                age_s=round(status.age_s, 3),
+                zones=zones,
+                stationary=status.stationary,
+            ),
             confirmed=status.confirmed,
             stationary=status.stationary,
         )

@@ -7,16 +7,17 @@ demos without a model and for delivery tests that must count events (``analytics
 
 from __future__ import annotations
 
-from collections.abc import Collection
-
 import numpy as np
 import numpy.typing as npt
 
 from node.analytics.base import AnalysisResult, Analytic, AnalyticFactory, Observation
 from node.analytics.registry import AnalyticBuilder, BuildContext
 from node.frame import Frame
+from schemas.attributes import SyntheticAttributes
 from schemas.config import NodeConfig
 from schemas.config.analytics import AnalyticConfig, SyntheticAnalyticConfig
+
+SYNTHETIC = "synthetic"  # the event type
 
 
 class SyntheticAnalytic:
@@ -36,11 +37,13 @@ class SyntheticAnalytic:
             observations.append(
                 Observation(
                     key=f"synthetic-{self._occurrences}",
-                    type=self._config.event_type,
+                    type=SYNTHETIC,
                     label="synthetic",
                     score=1.0,
                     box=_centre_box(w, h),
-                    attributes={"sequence": self._occurrences, "frame_index": frame.index},
+                    attributes=SyntheticAttributes(
+                        sequence=self._occurrences, frame_index=frame.index
+                    ),
                 )
             )
         return AnalysisResult(
@@ -78,8 +81,4 @@ def _build_synthetic(config: NodeConfig, ctx: BuildContext) -> AnalyticFactory:
     return SyntheticFactory(config.analytics.synthetic)
 
 
-def _event_types(config: NodeConfig, running: Collection[str]) -> tuple[str, ...]:
-    return (config.analytics.synthetic.event_type,)
-
-
-build_synthetic = AnalyticBuilder(_build_synthetic, _event_types)
+build_synthetic = AnalyticBuilder(_build_synthetic, (SYNTHETIC,))

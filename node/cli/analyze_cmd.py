@@ -1,4 +1,4 @@
-"""``citywatch analyze PATH...``: run the node's analytics offline on images, folders, videos.
+"""``citywatch analyse PATH...``: run the node's analytics offline on images, folders, videos.
 
 Each source is analysed as its own camera (own trackers, own ``EventLifecycle``), frame by frame
 in order, exactly as the node would; no broker. ``--json`` prints one ``AnalyzedFrame`` line per
@@ -24,7 +24,8 @@ VIDEO_SUFFIXES = {".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpe
 
 def register(sub: Any) -> None:
     p: argparse.ArgumentParser = sub.add_parser(
-        "analyze",
+        "analyse",
+        aliases=["analyze"],  # the spelling of earlier releases, still accepted
         help="Run the node's models on images, folders or videos (no broker).",
         description=(
             "Analyse images, folders and videos offline and print per-frame outputs followed by "
@@ -237,7 +238,7 @@ def _analyze(args: argparse.Namespace) -> int:
         paths = expand_paths(args.paths)
         analyzer = build_analyzer(args.config, names)
     except (ConfigError, ModelError, KeyError, FileNotFoundError) as err:
-        print(f"citywatch analyze: {err}", file=sys.stderr)
+        print(f"citywatch analyse: {err}", file=sys.stderr)
         return 2
     failed = 0
     for path in paths:
@@ -248,7 +249,7 @@ def _analyze(args: argparse.Namespace) -> int:
                 else:
                     print_human(line, sys.stdout)
         except ValueError as err:  # one unreadable file must not stop the others
-            print(f"citywatch analyze: {err}", file=sys.stderr)
+            print(f"citywatch analyse: {err}", file=sys.stderr)
             failed += 1
     sys.stdout.flush()
     return 1 if failed else 0

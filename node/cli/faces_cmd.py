@@ -1,4 +1,4 @@
-"""``citywatch faces enroll|list|remove|authorize|revoke|export|import``: manage the gallery
+"""``citywatch faces enroll|list|remove|authorise|revoke|export|import``: manage the gallery
 offline, with the same rules as the MQTT commands (``node.face.enroll.FaceService``).
 
 The face models come from the model registry, as for ``run`` and ``analyze``: pulled into the
@@ -37,10 +37,12 @@ def register(sub: Any) -> None:
     fsub.add_parser("list", help="List identities.").set_defaults(action=_list)
     for verb, helptext in (
         ("remove", "Delete an identity and all its data."),
-        ("authorize", "Let an identity open the gate."),
+        ("authorise", "Let an identity open the gate."),
         ("revoke", "Stop an identity opening the gate."),
     ):
-        v = fsub.add_parser(verb, help=helptext)
+        # `authorize`: the spelling of earlier releases, still accepted
+        aliases = ["authorize"] if verb == "authorise" else []
+        v = fsub.add_parser(verb, help=helptext, aliases=aliases)
         v.add_argument("name")
         v.set_defaults(action=_by_name, verb=verb)
     x = fsub.add_parser("export", help="Write a backup copy of the gallery (0600).")
@@ -168,7 +170,7 @@ def _by_name(args: argparse.Namespace) -> int:
         if args.verb == "remove":
             svc.remove(args.name)
         else:
-            svc.set_authorised(args.name, args.verb == "authorize")
+            svc.set_authorised(args.name, args.verb == "authorise")
     except CommandError as err:
         print(f"refused: {err.code.value}: {err.message}", file=sys.stderr)
         return 2

@@ -49,6 +49,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
-        # `citywatch analyze ... | head` closes stdout early; that is not an error.
+        # `citywatch analyse ... | head` closes stdout early; that is not an error.
         sys.stderr.close()
         return 0

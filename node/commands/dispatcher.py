@@ -115,6 +115,7 @@ class CommandDispatcher:
         self._publish_reply = publish_reply
         self._clock = clock
         self._handlers: dict[str, _Entry[Any]] = {}
+        self._aliases: dict[str, str] = {}  # old spelling -> command, answered under its own name
         self._counts: Counter[str] = Counter()
         self._verifier: SignatureVerifier | None = None
         if config.require_signature:
@@ -137,6 +138,15 @@ class CommandDispatcher:
         if name in self._handlers:
             raise ValueError(f"command {name!r} is already registered")
         self._handlers[name] = _Entry(params_model, handler)
+
+    def register_alias(self, alias: str, name: str) -> None:
+        """Also answer ``alias`` (an old spelling kept for senders of an earlier 1.x) with the
+        handler of ``name``; the reply goes to ``reply/<alias>``. Aliases are not listed."""
+        if name not in self._handlers:
+            raise ValueError(f"cannot alias {alias!r} to unknown command {name!r}")
+        if alias in self._handlers or alias in self._aliases:
+            raise ValueError(f"command {alias!r} is already registered")
+        self._aliases[alias] = name
 
     def stats(self) -> dict[str, int]:
         """Replies sent so far, per outcome: ``ok`` or an error code."""
@@ -181,7 +191,7 @@ class CommandDispatcher:
             env = CommandEnvelope.model_validate(obj)
         except ValidationError as err:
             raise CommandError(ErrorCode.INVALID_ENVELOPE, _describe(err)) from None
-        entry = self._handlers.get(name) if name is not None else None
+        entry = self._handlers.get(self._aliases.get(name, name)) if name is not None else None
         if name is None or entry is None:
             raise CommandError(ErrorCode.UNKNOWN_COMMAND, f"known commands: {self.names}")
         if self._verifier is not None:

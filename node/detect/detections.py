@@ -122,7 +122,7 @@ class Detections:
         )
 
     def to_json(self) -> dict[str, Any]:
-        """JSON-serialisable outputs (what ``citywatch analyze`` prints)."""
+        """JSON-serialisable outputs (what ``citywatch analyse`` prints)."""
         out: dict[str, Any] = {
             "boxes": [[round(float(v), 2) for v in row] for row in self.xyxy],
             "labels": [str(v) for v in self.labels],

@@ -211,7 +211,7 @@ class ExplainService:
             if target is None and model in ("objects", "suspect", "fire"):
                 target = event.label  # a node label: the detector maps it to its class
             if identity is None and model == "faces":
-                found = event.attributes.get("identity")
+                found = getattr(event.attributes, "identity", None)
                 identity = found if isinstance(found, str) else None
         return ExplainRequest(
             model=model, method=p.method, target=target, box=box, identity=identity,

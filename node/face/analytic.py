@@ -33,6 +33,7 @@ from node.face.quality import QualityLimits
 from node.face.tracker import IouTracker
 from node.face.yunet import YuNetDetector
 from node.frame import Frame
+from schemas.attributes import FaceRecognizedAttributes, FaceUnknownAttributes
 from schemas.config import NodeConfig
 from schemas.config.analytics import AnalyticConfig
 from schemas.config.faces import FacesConfig
@@ -117,7 +118,8 @@ class FaceAnalytic:
                                     vote.confirmed, vote.votes)
             if obs is not None:
                 observations.append(obs)
-                if obs.attributes.get("authorised"):
+                attrs = obs.attributes
+                if isinstance(attrs, FaceRecognizedAttributes) and attrs.authorised:
                     authorised.add(vote.identity)
             outputs.append(self._output(sample, tid, match))
         if self._f.gate is not None:
@@ -140,20 +142,22 @@ class FaceAnalytic:
     ) -> Observation | None:
         if not confirmed:
             return None
-        attrs: dict[str, Any] = {"similarity": round(similarity, 4), "votes": votes,
-                                 "face_track": tid}
+        common = {"similarity": round(similarity, 4), "votes": votes, "face_track": tid}
         if identity == UNKNOWN:
-            if self._f.faces.publish_unknown_crop:
-                attrs["crop_jpeg_b64"] = _crop_b64(frame.image, sample.box)
+            crop = (_crop_b64(frame.image, sample.box)
+                    if self._f.faces.publish_unknown_crop else None)
+            unknown = (FaceUnknownAttributes(**common, crop_jpeg_b64=crop) if crop is not None
+                       else FaceUnknownAttributes(**common))
             return Observation(
                 key=f"face-{tid}-unknown", type=FACE_UNKNOWN, label="face",
-                score=float(sample.score), box=sample.box, attributes=attrs,
+                score=float(sample.score), box=sample.box, attributes=unknown,
             )
-        attrs["identity"] = identity
-        attrs["authorised"] = self._f.gallery.is_authorised(identity)
+        known = FaceRecognizedAttributes(
+            **common, identity=identity, authorised=self._f.gallery.is_authorised(identity)
+        )
         return Observation(
             key=f"face-{tid}-{identity}", type=FACE_RECOGNIZED, label="face",
-            score=float(np.clip(similarity, 0.0, 1.0)), box=sample.box, attributes=attrs,
+            score=float(np.clip(similarity, 0.0, 1.0)), box=sample.box, attributes=known,
         )
 
     @staticmethod

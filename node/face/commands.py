@@ -1,4 +1,4 @@
-"""MQTT commands ``face_enroll``, ``face_remove``, ``face_list``, ``face_authorize``,
+"""MQTT commands ``face_enroll``, ``face_remove``, ``face_list``, ``face_authorise``,
 ``face_revoke``. Params are pydantic models; inference runs in a worker thread so the event loop
 keeps serving MQTT while a face is embedded."""
 
@@ -83,7 +83,7 @@ def register_face_commands(dispatcher: CommandDispatcher, service: FaceService) 
     async def list_(p: NoParams, ctx: CommandContext) -> dict[str, Any]:
         return {"identities": [s.model_dump(mode="json") for s in service.list()]}
 
-    async def authorize(p: FaceNameParams, ctx: CommandContext) -> dict[str, Any]:
+    async def authorise(p: FaceNameParams, ctx: CommandContext) -> dict[str, Any]:
         s = await asyncio.to_thread(service.set_authorised, p.name, True)
         return {"identity": s.model_dump(mode="json")}
 
@@ -94,5 +94,7 @@ def register_face_commands(dispatcher: CommandDispatcher, service: FaceService) 
     dispatcher.register("face_enroll", FaceEnrollParams, enroll)
     dispatcher.register("face_remove", FaceNameParams, remove)
     dispatcher.register("face_list", NoParams, list_)
-    dispatcher.register("face_authorize", FaceNameParams, authorize)
+    dispatcher.register("face_authorise", FaceNameParams, authorise)
     dispatcher.register("face_revoke", FaceNameParams, revoke)
+    # the 1.0 spelling: still answered for senders written against it, until 2.0
+    dispatcher.register_alias("face_authorize", "face_authorise")

@@ -28,8 +28,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from node.clock import Clock
 from node.face.events import GATE_CLOSED, GATE_OPENED
 from node.mqtt.topics import gate_state_suffix
+from schemas.attributes import GateAttributes
 from schemas.config.gate import GateConfig, GateMode, GateScope
-from schemas.events import Event, Lifecycle
+from schemas.events import Event, Lifecycle, ensure_writable
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +76,7 @@ class GateChange:
         """A ``gate.opened`` (lifecycle ``new``) or ``gate.closed`` (``end``) event; both carry
         the session id as track id so consumers can pair them."""
         closed = self.kind == "closed"
-        return Event(
+        event = Event(
             node_id=node_id,
             camera=self.camera,
             type=self.event_type,
@@ -87,13 +88,14 @@ class GateChange:
             score=1.0,
             label="gate",
             labels=["gate"],
-            attributes={
-                "by": self.by,
-                "reason": self.reason,
-                "until": _utc(self.until).isoformat(),
-                "scope": "node" if self.key == NODE_KEY else "camera",
-            },
+            attributes=GateAttributes(
+                by=self.by,
+                reason=self.reason,
+                until=_utc(self.until),
+                scope="node" if self.key == NODE_KEY else "camera",
+            ),
         )
+        return ensure_writable(event)
 
 
 @dataclass

@@ -30,6 +30,7 @@ from node.fire.model import (
 from node.fire.smoothing import KOfNAlarm, SmoothingParams
 from node.frame import Frame
 from node.inference.session import SessionOptions
+from schemas.attributes import FireAttributes
 from schemas.config import NodeConfig
 from schemas.config.analytics import AnalyticConfig
 from schemas.config.fire import FireConfig
@@ -132,11 +133,11 @@ class FireAnalytic:
             score=d.score,
             box=d.box,
             severity=SEVERITY.get(d.label, Severity.HIGH),
-            attributes={
-                "threshold": d.threshold,
-                "k_of_n": f"{self._alarms[d.label].hits}/{self._cfg.n}",
-                "localisation": d.localisation,
-            },
+            attributes=FireAttributes(
+                threshold=d.threshold,
+                k_of_n=f"{self._alarms[d.label].hits}/{self._cfg.n}",
+                localisation=d.localisation,
+            ),
         )
 
     def _outputs(self, decisions: list[ClassDecision]) -> dict[str, Any]:

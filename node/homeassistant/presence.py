@@ -11,6 +11,7 @@ from node.face.events import FACE_RECOGNIZED
 from node.fire.events import EVENT_TYPES as FIRE_EVENT_TYPES
 from node.mqtt.topics import STATE_OFF, STATE_ON, presence_state_suffix
 from node.zones.observations import INSTANT_EVENT_TYPES
+from schemas.attributes import FaceRecognizedAttributes
 from schemas.events import Event, Lifecycle
 
 PresenceKind = Literal["fire", "person", "authorised"]
@@ -36,8 +37,10 @@ def _is_person(event: Event) -> bool:
 
 def _is_authorised(event: Event) -> bool:
     attrs = event.attributes
-    return event.type == FACE_RECOGNIZED and bool(
-        attrs.get("authorised", attrs.get("authorized", False))
+    return (
+        event.type == FACE_RECOGNIZED
+        and isinstance(attrs, FaceRecognizedAttributes)
+        and attrs.authorised
     )
 
 

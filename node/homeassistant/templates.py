@@ -1,5 +1,6 @@
 """The Jinja templates Home Assistant renders on our payloads (discovery's ``value_template``,
-``command_template``): pure strings, tested by rendering them as HA does."""
+``command_template``): pure strings, tested by rendering them as HA does. Attributes are read by
+the keys their models declare (``schemas/attributes.py``), required ones without a fallback."""
 
 from __future__ import annotations
 
@@ -48,7 +49,7 @@ def movement_value_template(actions: Sequence[str]) -> str:
         "{% if value_json.lifecycle == 'new' and value_json.label in " + _quoted_list(actions)
         + " %}{{ {'event_type': value_json.label, 'camera': value_json.camera, "
         "'score': value_json.score, 'severity': value_json.severity, "
-        "'person': value_json.attributes.get('track_id'), 'track_id': value_json.track_id, "
+        "'person': value_json.attributes.track_id, 'track_id': value_json.track_id, "
         "'event_id': value_json.event_id} | tojson }}{% endif %}"
     )
 
@@ -59,9 +60,9 @@ def identified_value_template(actions: Sequence[str]) -> str:
     return (
         "{% if value_json.lifecycle == 'new' and value_json.label in " + _quoted_list(actions)
         + " %}{{ {'event_type': value_json.label, 'camera': value_json.camera, "
-        "'identities': value_json.attributes.get('identities', []), "
-        "'unknown_faces': value_json.attributes.get('unknown_faces', 0), "
-        "'people': value_json.attributes.get('people', []), "
+        "'identities': value_json.attributes.identities, "
+        "'unknown_faces': value_json.attributes.unknown_faces, "
+        "'people': value_json.attributes.people, "
         "'event_id': value_json.event_id} | tojson }}{% endif %}"
     )
 

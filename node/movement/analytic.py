@@ -41,6 +41,7 @@ from node.movement.pose_estimator import PoseEstimator
 from node.movement.rules import FallMachine, FallParams, FallState, FightParams, fighting_pairs
 from node.movement.tracks import PersonTrack, at_border, centre_distance, match_poses
 from node.track.bytetrack import ByteTracker, TrackerParams
+from schemas.attributes import MovementAttributes
 from schemas.config.movement import ACTIONS, MovementConfig
 
 # COCO detectors rarely call a person lying on the floor a person: they see a cat, a dog or a
@@ -301,7 +302,8 @@ class MovementAnalytic:
             score = tr.probs.get(action, 0.0)
         return Observation(
             key=f"{tr.tid}:{action}", type=EVENT_TYPE, label=action, score=float(score),
-            box=tr.boxes[-1].copy(), severity=SEVERITY[action], attributes=attrs,
+            box=tr.boxes[-1].copy(), severity=SEVERITY[action],
+            attributes=MovementAttributes.model_validate(attrs),
         )
 
     def _escalate(self, frame: Frame, action: str, tr: PersonTrack) -> None:

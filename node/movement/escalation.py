@@ -35,8 +35,9 @@ import numpy.typing as npt
 
 from node.frame import Frame
 from node.movement.events import IDENTIFIED_EVENT_TYPE, SEVERITY
+from schemas.attributes import IdentifiedPerson, MovementIdentifiedAttributes
 from schemas.config import NodeConfig
-from schemas.events import Box, Event, Lifecycle, Severity
+from schemas.events import Box, Event, Lifecycle, Severity, ensure_writable
 
 log = logging.getLogger(__name__)
 
@@ -162,7 +163,7 @@ def identified_event(
                           boxes[:, 3].max()]) if len(boxes) else None)
     known = [p for p in people if p.status == "identified"]
     score = max((p.similarity or 0.0 for p in known), default=0.0)
-    return Event(
+    event = Event(
         node_id=node_id,
         camera=request.camera,
         type=IDENTIFIED_EVENT_TYPE,
@@ -177,14 +178,15 @@ def identified_event(
         labels=[request.action],
         severity=SEVERITY.get(request.action, Severity.INFO),
         model=model,
-        attributes={
-            "action": request.action,
-            "track_ids": list(request.track_ids),
-            "identities": sorted({p.identity for p in known if p.identity}),
-            "unknown_faces": sum(p.status == "unknown" for p in people),
-            "people": [asdict(p) for p in people],
-        },
+        attributes=MovementIdentifiedAttributes(
+            action=request.action,
+            track_ids=list(request.track_ids),
+            identities=sorted({p.identity for p in known if p.identity}),
+            unknown_faces=sum(p.status == "unknown" for p in people),
+            people=[IdentifiedPerson(**asdict(p)) for p in people],
+        ),
     )
+    return ensure_writable(event)
 
 
 @dataclass

@@ -112,8 +112,7 @@ def run_clip(path: Path, label: str, factory: MovementFactory, cfg: MovementConf
                     if obs.key not in seen:  # the first time each (track, action) holds
                         seen.add(obs.key)
                         evidence.append({"t": round(t, 2), "action": obs.label,
-                                         **{k: v for k, v in obs.attributes.items()
-                                            if k != "probs"}})
+                                         **obs.attributes.model_dump(exclude={"probs"})})
                 if baseline is not None:
                     baseline.update(analytic.last_poses, image.shape[:2], t)
             index += 1
@@ -122,7 +121,7 @@ def run_clip(path: Path, label: str, factory: MovementFactory, cfg: MovementConf
             if obs.key not in seen:
                 seen.add(obs.key)
                 evidence.append({"t": round(index / fps, 2), "action": obs.label,
-                                 **{k: v for k, v in obs.attributes.items() if k != "probs"}})
+                                 **obs.attributes.model_dump(exclude={"probs"})})
         for state in analytic.fall_states().values():
             furthest = max(furthest, order.index(state))
     finally:

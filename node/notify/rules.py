@@ -14,6 +14,12 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
 from node.clock import Clock
+from schemas.attributes import (
+    FaceRecognizedAttributes,
+    FaceUnknownAttributes,
+    MovementIdentifiedAttributes,
+    ObjectAttributes,
+)
 from schemas.config.notifications import DAYS, NotificationsConfig, RuleConfig, TimeWindow
 from schemas.events import Event, Severity
 
@@ -29,27 +35,20 @@ _SEVERITY_ORDER = {s: i for i, s in enumerate(Severity)}
 def event_identities(event: Event) -> set[str]:
     """Face identities an event carries: names, ``unknown`` for unrecognised faces; empty when
     the event says nothing about faces (a fire, a car)."""
-    attrs = event.attributes
-    out: set[str] = set()
-    ident = attrs.get("identity")
-    if isinstance(ident, str) and ident:
-        out.add(ident)
-    elif event.type == "face.unknown" or ("identity" in attrs and ident is None):
-        out.add(UNKNOWN_IDENTITY)
-    names = attrs.get("identities")
-    if isinstance(names, list):
-        out.update(n for n in names if isinstance(n, str) and n)
-    unknown = attrs.get("unknown_faces")
-    if isinstance(unknown, int) and unknown > 0:
-        out.add(UNKNOWN_IDENTITY)
-    return out
+    match event.attributes:
+        case FaceRecognizedAttributes(identity=name):
+            return {name}
+        case FaceUnknownAttributes():
+            return {UNKNOWN_IDENTITY}
+        case MovementIdentifiedAttributes(identities=names, unknown_faces=unknown):
+            return set(names) | ({UNKNOWN_IDENTITY} if unknown > 0 else set())
+    return set()
 
 
 def event_zones(event: Event) -> list[str]:
-    zones = event.attributes.get("zones")
-    if isinstance(zones, list):
-        return [z for z in zones if isinstance(z, str)]
-    return []
+    """The configured zones an object event's box is in (``ObjectAttributes.zones``)."""
+    attrs = event.attributes
+    return list(attrs.zones) if isinstance(attrs, ObjectAttributes) else []
 
 
 def _minutes(hhmm: str) -> int:

@@ -25,9 +25,10 @@ from node.notify.store import Job, JobBatch, JobSpec, JobStore, SqliteHost
 from node.notify.targets import TargetBook
 from node.notify.templates import render_message, template_fields
 from node.notify.worker import NotificationWorker, Sender
+from schemas.attributes import NotificationFailedAttributes
 from schemas.config import NodeConfig
 from schemas.config.notifications import AttachKind, NotificationsConfig
-from schemas.events import Event, Lifecycle, Severity
+from schemas.events import Event, Lifecycle, Severity, ensure_writable
 from schemas.status import NotificationRuleStats, NotificationStats
 
 
@@ -42,15 +43,16 @@ def zone_of(name: str | None) -> tzinfo:
 def failure_event(node_id: str, job: Job, error: str, when: float) -> Event:
     """The ``notification.failed`` event of a job given up after ``job.attempts`` sends."""
     at = datetime.fromtimestamp(when, timezone.utc)
-    return Event(
+    event = Event(
         node_id=node_id, camera=job.camera, type=FAILED_EVENT_TYPE,
         track_id=f"notify-{job.event_id}-{job.rule}-{job.target}", lifecycle=Lifecycle.NEW,
         started_at=at, score=1.0, label=job.rule, labels=[job.rule], severity=Severity.MEDIUM,
-        attributes={
-            "rule": job.rule, "target": job.target, "event_id": job.event_id,
-            "event_type": job.event_type, "attempts": job.attempts, "error": error,
-        },
+        attributes=NotificationFailedAttributes(
+            rule=job.rule, target=job.target, event_id=job.event_id,
+            event_type=job.event_type, attempts=job.attempts, error=error,
+        ),
     )
+    return ensure_writable(event)
 
 
 class Notifier:

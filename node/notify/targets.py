@@ -12,6 +12,7 @@ from pathlib import Path
 
 from node.notify.apprise_adapter import Scrubber, mask_url, url_problem
 from node.notify.templates import template_error, template_fields
+from schemas.attributes import FaceRecognizedAttributes
 from schemas.config.notifications import NotificationsConfig, TargetConfig
 from schemas.events import Event, Lifecycle
 
@@ -55,9 +56,11 @@ def sample_event(node_id: str = "node") -> Event:
     """An event with every field set, to try templates on."""
     now = datetime.now(timezone.utc)
     return Event(
-        node_id=node_id, camera="cam", type="movement", track_id="t1", lifecycle=Lifecycle.NEW,
-        started_at=now, score=0.9, label="fall", labels=["fall"],
-        attributes={"zones": ["door"], "identity": "alice"},
+        node_id=node_id, camera="cam", type="face.recognized", track_id="t1",
+        lifecycle=Lifecycle.NEW, started_at=now, score=0.9, label="face", labels=["face"],
+        attributes=FaceRecognizedAttributes(
+            identity="alice", authorised=True, similarity=0.9, votes=3, face_track=1
+        ),
     )
 
 

@@ -65,7 +65,7 @@ def template_fields(event: Event, rule: str, node_name: str, zone: tzinfo) -> di
         "zones": ", ".join(event_zones(event)) or "-",
         "identity": ", ".join(sorted(event_identities(event))) or "-",
         "rule": rule,
-        "attributes": dict(event.attributes),
+        "attributes": event.attributes.model_dump(mode="json"),  # as the event's JSON has them
     })
 
 

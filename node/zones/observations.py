@@ -11,10 +11,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
+from typing import Any
 
 from node.analytics.base import Observation
 from node.frame import Frame
 from node.zones.results import Loitering, Overcrowding, TrackRef, ZoneFrame
+from schemas.attributes import (
+    EventAttributes,
+    LineCrossedAttributes,
+    ZoneLoiteringAttributes,
+    ZoneOvercrowdedAttributes,
+    ZoneWrongWayAttributes,
+)
 from schemas.config.camera import CameraConfig
 from schemas.events import Severity
 
@@ -57,16 +65,14 @@ def zone_observations(zf: ZoneFrame, frame: Frame) -> list[Observation]:
 
     out: list[Observation] = []
     for c in zf.crossings:
-        out.append(
-            _about(
-                c.track, LINE_CROSSED, f"{LINE_CROSSED}:{c.line}:{c.track.origin}:{c.t}",
-                {"line": c.line, "direction": c.direction, "crossed_at": _iso(wall(c.t))},
-                instant=True,
-            )
-        )  # fmt: skip
+        crossed = LineCrossedAttributes(
+            line=c.line, direction=c.direction, crossed_at=_utc(wall(c.t)), **_object(c.track)
+        )
+        key = f"{LINE_CROSSED}:{c.line}:{c.track.origin}:{c.t}"
+        out.append(_about(c.track, LINE_CROSSED, key, crossed, instant=True))
     for w in zf.wrong_way:
-        attrs = {"zone": w.zone, "heading_deg": round(w.heading_deg, 1),
-                 "allowed_deg": round(w.allowed_deg, 1)}  # fmt: skip
+        attrs = ZoneWrongWayAttributes(zone=w.zone, heading_deg=round(w.heading_deg, 1),
+                                       allowed_deg=round(w.allowed_deg, 1), **_object(w.track))
         key = f"{ZONE_WRONG_WAY}:{w.zone}:{w.track.origin}:{w.t}"
         out.append(_about(w.track, ZONE_WRONG_WAY, key, attrs, instant=True))
     out.extend(_loitering(lo, wall) for lo in zf.loitering)
@@ -75,11 +81,12 @@ def zone_observations(zf: ZoneFrame, frame: Frame) -> list[Observation]:
 
 
 def _loitering(lo: Loitering, wall: Wall) -> Observation:
-    attrs = {
-        "zone": lo.zone,
-        "dwell_s": round(lo.dwell_s, 2),
-        "entered_at": _iso(wall(lo.entered_at)),
-    }
+    attrs = ZoneLoiteringAttributes(
+        zone=lo.zone,
+        dwell_s=round(lo.dwell_s, 2),
+        entered_at=_utc(wall(lo.entered_at)),
+        **_object(lo.track),
+    )
     ended = wall(lo.ended_at) if lo.ended_at is not None else None
     key = f"{ZONE_LOITERING}:{lo.zone}:{lo.track.origin}"
     return _about(lo.track, ZONE_LOITERING, key, attrs, ended_at=ended)
@@ -94,22 +101,27 @@ def _overcrowding(oc: Overcrowding, wall: Wall) -> Observation:
         score=1.0,
         box=oc.box,
         severity=SEVERITY[ZONE_OVERCROWDED],
-        attributes={
-            "zone": oc.zone,
-            "count": oc.count,
-            "max_occupancy": oc.max_occupancy,
-            "by_label": dict(sorted(oc.by_label.items())),
-            "over_since": _iso(wall(oc.since)),
-        },
+        attributes=ZoneOvercrowdedAttributes(
+            zone=oc.zone,
+            count=oc.count,
+            max_occupancy=oc.max_occupancy,
+            by_label=dict(sorted(oc.by_label.items())),
+            over_since=_utc(wall(oc.since)),
+        ),
         ended_at=wall(oc.ended_at) if oc.ended_at is not None else None,
     )
+
+
+def _object(track: TrackRef) -> dict[str, Any]:
+    """The fields of ``ZoneObjectAttributes``: which object (label, current track id)."""
+    return {"label": track.label, "track": track.track_id}
 
 
 def _about(
     track: TrackRef,
     type_: str,
     key: str,
-    attributes: dict[str, object],
+    attributes: EventAttributes,
     *,
     instant: bool = False,
     ended_at: float | None = None,
@@ -121,11 +133,11 @@ def _about(
         score=min(1.0, max(0.0, track.score)),
         box=track.box,
         severity=SEVERITY[type_],
-        attributes={**attributes, "label": track.label, "track": track.track_id},
+        attributes=attributes,
         instant=instant,
         ended_at=ended_at,
     )
 
 
-def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat()
+def _utc(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, tz=timezone.utc)

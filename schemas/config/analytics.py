@@ -19,13 +19,12 @@ class NoopAnalyticConfig(AnalyticConfig):
 
 
 class SyntheticAnalyticConfig(AnalyticConfig):
-    """A synthetic detector: one new occurrence every N analysed frames (demos, delivery tests)."""
+    """A synthetic detector: one new occurrence every N analysed frames (demos, delivery tests).
+    Its events are of type ``synthetic``: every published type has its attributes model, so the
+    type is not configurable."""
 
     every_n_frames: int = Field(
         default=10, ge=1, description="Start a new occurrence every N analysed frames."
-    )
-    event_type: str = Field(
-        default="synthetic", pattern=r"^[a-z0-9_.]+$", description="Event type of occurrences."
     )
     end_after_s: float = Field(
         default=1.0, gt=0, description="An occurrence ends this long after its frame."

@@ -1,6 +1,6 @@
 """The authorisation gate: which analytics run only while a recognised, authorised person is there.
 
-Authorised identities live in the face gallery (``face_authorize`` / ``face_revoke``), not here.
+Authorised identities live in the face gallery (``face_authorise`` / ``face_revoke``), not here.
 """
 
 from __future__ import annotations

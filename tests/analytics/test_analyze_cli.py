@@ -1,4 +1,4 @@
-"""``citywatch analyze``: JSON lines that validate against the schemas, offline from a mirror."""
+"""``citywatch analyse``: JSON lines that validate against the schemas, offline from a mirror."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ def offline_store(shared_data: SharedData, tmp_path: Path, monkeypatch: pytest.M
 
 
 def run_json(capsys: pytest.CaptureFixture[str], *args: str) -> list[dict[str, object]]:
-    assert main(["analyze", *args, "--json"]) == 0
+    assert main(["analyse", *args, "--json"]) == 0
     return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
 
 
@@ -63,5 +63,8 @@ def test_analyze_video_events_validate_against_event_schema(
 
 
 def test_analyze_missing_path_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["analyse", "/no/such/file.jpg"]) == 2
+    assert "citywatch analyse: " in capsys.readouterr().err
+    # `analyze`, the spelling of earlier releases, is the same command
     assert main(["analyze", "/no/such/file.jpg"]) == 2
     assert "no such file" in capsys.readouterr().err

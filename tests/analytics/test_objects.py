@@ -12,6 +12,7 @@ from node.analytics.objects import ObjectsFactory, to_node_labels
 from node.detect.detections import Detections
 from node.frame import Frame
 from node.lifecycle import EventLifecycle
+from schemas.attributes import ObjectAttributes
 from schemas.config.camera import CameraConfig
 from schemas.config.objects import ObjectsConfig
 from schemas.events import Lifecycle, Severity
@@ -46,7 +47,8 @@ def test_observations_confirm_after_min_hits_and_carry_type_and_severity() -> No
     person, knife = sorted(results[-1].observations, key=lambda o: o.label, reverse=True)
     assert (person.type, person.label, person.severity) == ("object", "person", Severity.INFO)
     assert (knife.type, knife.label, knife.severity) == ("weapon", "knife", Severity.HIGH)
-    assert person.key != knife.key and person.attributes["hits"] == 3
+    assert person.key != knife.key
+    assert isinstance(person.attributes, ObjectAttributes) and person.attributes.hits == 3
     out = results[-1].outputs
     assert out["model"] == "yolox_nano@46979d5" and sorted(out["labels"]) == ["knife", "person"]
     np.testing.assert_allclose(sorted(out["boxes"]), [[100, 100, 200, 300], [300, 50, 340, 90]],
@@ -136,7 +138,8 @@ def test_camera_zones_reach_observations(tmp_path: Path) -> None:
     cam = CameraConfig(name="cam1", source="0", zones=zones)
     session = FakeSession([raw], yolox_manifest())
     analytic = ObjectsFactory(ObjectsConfig(min_hits=1), lambda: session, [cam]).create("cam1")
-    assert analytic.analyze(frame(0, 0.0)).observations[0].attributes["zones"] == ["road"]
+    attrs = analytic.analyze(frame(0, 0.0)).observations[0].attributes
+    assert isinstance(attrs, ObjectAttributes) and attrs.zones == ["road"]
 
 
 def test_unknown_labels_in_config_are_refused() -> None:

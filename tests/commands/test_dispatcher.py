@@ -14,6 +14,7 @@ from node.mqtt.message import Message
 from node.mqtt.topics import Topics
 from schemas.commands import ErrorCode, NoParams
 from schemas.config.commands import CommandsConfig
+from schemas.version import SCHEMA_VERSION
 from tests.commands.conftest import SECRET, DispatcherFactory, Recorder, cmd
 
 
@@ -75,13 +76,29 @@ async def test_ok_reply_goes_to_reply_topic(
     assert out.topic == topics.reply("echo")
     assert out.correlation_data is None
     assert out.json == {
-        "schema_version": "1.0",
+        "schema_version": SCHEMA_VERSION,
         "node_id": "node-1",
         "command": "echo",
         "request_id": "r1",
         "ok": True,
         "data": {"echo": "hi", "request_id": "r1", "signed": False},
     }
+
+
+async def test_an_alias_answers_under_its_own_name_and_is_not_listed(
+    dispatcher: CommandDispatcher, recorder: Recorder, topics: Topics
+) -> None:
+    """An old spelling kept for senders of an earlier 1.x (``face_authorize``)."""
+    dispatcher.register_alias("ekko", "echo")
+    await dispatcher.handle(cmd(topics, "ekko", {"request_id": "r2", "params": {"text": "a"}}))
+    assert recorder.last.topic == topics.reply("ekko")
+    assert recorder.last.json["ok"] is True and recorder.last.json["command"] == "ekko"
+    assert recorder.last.json["data"]["echo"] == "a"
+    assert "ekko" not in dispatcher.names
+    with pytest.raises(ValueError, match="unknown command"):
+        dispatcher.register_alias("x", "nope")
+    with pytest.raises(ValueError, match="already registered"):
+        dispatcher.register_alias("boom", "echo")
 
 
 async def test_handler_returning_none_replies_ok_without_data(

@@ -6,6 +6,7 @@ from node.analytics.base import Observation
 from node.frame import Frame
 from node.lifecycle import EventLifecycle
 from schemas.events import Lifecycle
+from tests.contract.recorded import typed_attributes
 
 IMG = np.zeros((48, 64, 3), np.uint8)
 
@@ -16,6 +17,7 @@ def frame(t: float, i: int = 0) -> Frame:
 
 def obs(key: str = "1", score: float = 0.8, **kw: object) -> Observation:
     box = np.array([1, 2, 30, 40], np.float32)
+    kw.setdefault("attributes", typed_attributes("object"))
     return Observation(key=key, type="object", label="person", score=score, box=box, **kw)  # type: ignore[arg-type]
 
 

@@ -67,9 +67,14 @@ def _service(
 def _event(label: str, etype: str, box: tuple[float, ...] | None = None,
            lifecycle: Lifecycle = Lifecycle.NEW) -> Event:  # fmt: skip
     now = datetime.now(UTC)
+    attributes: dict[str, Any] = (
+        {"threshold": 0.5, "k_of_n": "3/5", "localisation": "cam"} if etype in ("fire", "smoke")
+        else {"track_id": 1, "hits": 3, "median_score": 0.9, "age_s": 1.0, "zones": [],
+              "stationary": False}
+    )  # fmt: skip
     return Event(
         node_id=NODE, camera="cam1", type=etype, track_id="1", lifecycle=lifecycle,
-        started_at=now, score=0.9, label=label,
+        started_at=now, score=0.9, label=label, attributes=attributes,
         box=Box(x1=box[0], y1=box[1], x2=box[2], y2=box[3]) if box else None,
     )  # fmt: skip
 
@@ -278,3 +283,24 @@ def test_event_explanations_that_cannot_work_are_left_out(caplog: pytest.LogCapt
     assert "analytics.objects.explain ignored: lime is not available for objects" in log
     assert "analytics.synthetic.explain ignored: synthetic has no explainable model" in log
     assert "analytics.noop.explain ignored: noop has no explainable model" in log
+
+
+async def test_a_face_event_is_explained_for_its_identity(tmp_path: Path) -> None:
+    from schemas.explain import ExplainParams
+
+    service = _service(tmp_path, _Publishes())
+    now = datetime.now(UTC)
+    event = Event(
+        node_id=NODE, camera="cam1", type="face.recognized", track_id="4",
+        lifecycle=Lifecycle.NEW, started_at=now, score=0.8, label="alice",
+        attributes={"similarity": 0.7, "votes": 3, "face_track": 4, "identity": "alice",
+                    "authorised": True},
+    )  # fmt: skip
+    try:
+        service.observe(event, _frame())
+        job = await service._job(ExplainParams(event_id=event.event_id, model="faces",
+                                               method="occlusion"))  # fmt: skip
+        assert (job.request.model, job.request.identity, job.event_id) == (
+            "faces", "alice", event.event_id)  # fmt: skip
+    finally:
+        await service.close()

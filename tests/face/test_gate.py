@@ -6,6 +6,7 @@ import pytest
 
 from node.clock import ManualClock
 from node.face.gate import AuthorisationGate, GateChange
+from schemas.attributes import GateAttributes
 from schemas.config.gate import GateConfig, GateMode, GateScope
 from schemas.events import Lifecycle
 
@@ -81,6 +82,7 @@ def test_change_is_an_event(kind: str) -> None:
     opened = GateChange(**{**changes[0].__dict__, "kind": "opened"})
     change = opened if kind == "opened" else changes[0]
     ev = change.to_event("node1")
-    assert ev.type == f"gate.{kind}" and ev.attributes["by"] == "ann"
+    assert ev.type == f"gate.{kind}"
+    assert isinstance(ev.attributes, GateAttributes) and ev.attributes.by == "ann"
     assert ev.lifecycle is (Lifecycle.NEW if kind == "opened" else Lifecycle.END)
     assert ev.track_id == change.session_id

@@ -162,6 +162,12 @@ async def test_enroll_recognise_gate_remove_over_broker(
             assert reply["data"]["added"] == 5
             bad = await obs.command("face_enroll", {"name": "x", "images": ["@@notb64"]})
             assert (bad["ok"], bad["code"]) == (False, "bad_encoding")
+            revoked = await obs.command("face_revoke", {"name": "jerry"})
+            assert revoked["ok"] and revoked["data"]["identity"]["authorised"] is False
+            # `face_authorize`: the 1.0 spelling of `face_authorise`, still answered
+            for spelling in ("face_authorise", "face_authorize"):
+                again = await obs.command(spelling, {"name": "jerry"})
+                assert again["ok"] and again["data"]["identity"]["authorised"] is True, again
 
             await node.run_folder(camera_folder, repeats=4, start=0)
             rec = await obs.wait_for(lambda t, b: t.endswith("events/face.recognized"))

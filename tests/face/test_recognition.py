@@ -22,6 +22,7 @@ from node.face.gallery import Gallery
 from node.face.gate import AuthorisationGate
 from node.face.quality import QualityLimits
 from node.frame import Frame
+from schemas.attributes import FaceRecognizedAttributes, FaceUnknownAttributes
 from schemas.commands import ErrorCode
 from schemas.config.faces import FacesConfig
 from schemas.config.gate import GateConfig, GateMode
@@ -133,11 +134,13 @@ def test_analytic_votes_then_opens_gate_and_forgets_removed(
             assert not gate.is_open("door")  # one confirmed... not yet: votes need 3 frames
     assert types[:2] == [[], []] and types[2] == [FACE_RECOGNIZED]
     obs = analytic.analyze(frame).observations[0]
-    assert obs.attributes["identity"] == "elton_john" and obs.attributes["authorised"]
+    assert isinstance(obs.attributes, FaceRecognizedAttributes)
+    assert obs.attributes.identity == "elton_john" and obs.attributes.authorised
     assert gate.is_open("door")
     service.remove("elton_john")
     assert not gate.is_open("door")  # removal closes the session at once
     seen = [[o.type for o in analytic.analyze(frame).observations] for _ in range(3)]
     assert seen[-1] == [FACE_UNKNOWN] and all(FACE_RECOGNIZED not in s for s in seen)
     assert not gate.is_open("door")
-    assert "crop_jpeg_b64" not in analytic.analyze(frame).observations[0].attributes
+    unknown = analytic.analyze(frame).observations[0].attributes
+    assert isinstance(unknown, FaceUnknownAttributes) and unknown.crop_jpeg_b64 is None

@@ -13,6 +13,7 @@ from node.clock import ManualClock
 from node.fire.analytic import FireAnalytic
 from node.fire.model import FireManifest, FireModel
 from node.frame import Frame
+from schemas.attributes import FireAttributes
 from schemas.config.fire import FireConfig
 from tests.fire.manifests import scripted_manifest
 
@@ -41,26 +42,27 @@ def manifest(localisation: dict[str, object] | None) -> FireManifest:
 BOTTOM_RIGHT = {"weight": [[0.0, 1.0, 0.0, 0.0]] * 2, "bias": [0.0, 0.0]}
 
 
-def fire_box(model: FireModel) -> tuple[list[float], dict[str, object]]:
+def fire_box(model: FireModel) -> tuple[list[float], FireAttributes]:
     analytic = FireAnalytic(FireConfig(k=1, n=1), lambda: model)
     clock = ManualClock()
     frame = Frame("cam1", 0, np.zeros((240, 240, 3), np.uint8), clock.time(), clock.monotonic())
     result = analytic.analyze(frame)
     obs = next(o for o in result.observations if o.label == "fire")
+    assert isinstance(obs.attributes, FireAttributes)
     return result.outputs["cam_box"]["fire"], obs.attributes
 
 
 def test_without_a_localisation_head_the_box_comes_from_the_classifier_cam() -> None:
     box, attributes = fire_box(FireModel(manifest(None), TwoBlobBackend()))
     assert box[2] <= 120 and box[3] <= 120  # top-left quarter
-    assert attributes["localisation"] == "cam"
+    assert attributes.localisation == "cam"
 
 
 def test_the_localisation_head_moves_the_box_and_not_the_scores() -> None:
     with_head = FireModel(manifest(BOTTOM_RIGHT), TwoBlobBackend())
     box, attributes = fire_box(with_head)
     assert box[0] >= 120 and box[1] >= 120  # bottom-right quarter
-    assert attributes["localisation"] == "localisation_head"
+    assert attributes.localisation == "localisation_head"
     frame = np.zeros((240, 240, 3), np.uint8)
     plain = FireModel(manifest(None), TwoBlobBackend())
     assert np.array_equal(with_head.predict(frame).scores, plain.predict(frame).scores)
@@ -70,7 +72,7 @@ def test_classifier_cam_flag_ignores_the_localisation_head() -> None:
     model = FireModel(manifest(BOTTOM_RIGHT), TwoBlobBackend(), classifier_cam=True)
     box, attributes = fire_box(model)
     assert box[2] <= 120 and box[3] <= 120
-    assert attributes["localisation"] == "cam"
+    assert attributes.localisation == "cam"
 
 
 def test_a_localisation_head_of_another_shape_is_refused() -> None:

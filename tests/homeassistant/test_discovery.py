@@ -34,6 +34,7 @@ from schemas.config import NodeConfig
 from schemas.config.explain import ExplainConfig
 from schemas.events import Event, Lifecycle
 from schemas.homeassistant import DeviceDiscovery
+from tests.contract.recorded import recorded_attributes
 
 COMMON_REQUIRED = {"p", "unique_id"}
 REQUIRED: dict[str, set[str]] = {
@@ -206,6 +207,7 @@ def test_event_template_gives_ha_an_event_type_and_attributes() -> None:
         started_at=now,
         score=0.9,
         label="fire",
+        attributes=recorded_attributes("fire"),
     )
     comp = payload()["cmps"]["event_fire"]
     out = json.loads(render(comp["value_template"], ev.model_dump_json()))
@@ -315,7 +317,8 @@ def test_line_crossed_entity_fires_in_or_out() -> None:
     ev = Event(node_id="gate-7", camera="high-street", type="line.crossed", track_id="t",
                lifecycle=Lifecycle.NEW, started_at=datetime(2026, 1, 1, tzinfo=timezone.utc),
                score=0.8, label="person",
-               attributes={"line": "door", "direction": "out", "track": 4})  # fmt: skip
+               attributes=recorded_attributes("line.crossed", line="door", direction="out",
+                                              track=4, label="person"))  # fmt: skip
     out = json.loads(render(comp["value_template"], ev.model_dump_json()))
     assert out["event_type"] == "out" and out["event_type"] in comp["event_types"]
     assert (out["line"], out["label"], out["track"]) == ("door", "person", 4)

@@ -33,6 +33,7 @@ from schemas.config import NodeConfig
 from schemas.config.outbox import OutboxConfig
 from schemas.events import Event, Lifecycle, Severity
 from schemas.homeassistant import DeviceDiscovery
+from tests.contract.recorded import recorded_attributes
 from tests.homeassistant.test_discovery import (
     ALLOWED,
     COMMON_ALLOWED,
@@ -63,10 +64,15 @@ def cmps(analytics: list[str], actions: list[str] | None = None) -> dict[str, An
 
 def ev(lc: Lifecycle, label: str, type_: str = "movement", camera: str = "front",
        **attrs: Any) -> Event:
+    """An event with the recorded attributes of its type: person 4 doing ``label``."""
+    if type_ == "movement":
+        attrs = {"track_id": 4, "action": label, **attrs}
+    elif type_ == "movement.identified":
+        attrs = {"action": label, **attrs}
     return Event(
         node_id="gate-7", camera=camera, type=type_, track_id="occ-1", lifecycle=lc,
         started_at=T0, ended_at=T0 if lc is Lifecycle.END else None, score=0.8, label=label,
-        severity=Severity.CRITICAL, attributes={"track_id": 4, **attrs},
+        severity=Severity.CRITICAL, attributes=recorded_attributes(type_, **attrs),
     )
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from node.mqtt.topics import Topics
+from schemas.attributes import FaceRecognizedAttributes
 from schemas.commands import CommandEnvelope
-from schemas.events import Lifecycle
+from schemas.events import Event, Lifecycle
 from tests.conftest import REPO
 
 FLOW = REPO / "docs" / "node-red-flow.json"
@@ -51,7 +53,7 @@ def test_wiring_is_consistent() -> None:
 
 def test_event_path_mqtt_in_json_switch_debug() -> None:
     by_id = nodes()
-    (events_in,) = [n for n in of_type("mqtt in") if "events" in n["topic"]]
+    (events_in,) = [n for n in of_type("mqtt in") if n["topic"].endswith("/events/#")]
     assert events_in["topic"] == "citywatch/+/events/#"
     assert matches(events_in["topic"], Topics("citywatch", "n1").event("face.recognized"))
     (json_id,) = events_in["wires"][0]
@@ -63,6 +65,23 @@ def test_event_path_mqtt_in_json_switch_debug() -> None:
     assert switch["outputs"] == len(switch["wires"]) == 3
     for port in switch["wires"]:
         assert all(by_id[t]["type"] == "debug" for t in port)
+
+
+def test_face_function_reads_the_typed_keys() -> None:
+    """The `who` function reads `face.recognized` by the keys its attributes model declares
+    (a misspelt `authorized` would silently be undefined in JavaScript)."""
+    by_id = nodes()
+    faces_in = by_id["cw_faces_in"]
+    assert faces_in["datatype"] == "json" and faces_in["qos"] == "1"
+    assert matches(faces_in["topic"], Topics("citywatch", "n1").event("face.recognized"))
+    (func_id,) = faces_in["wires"][0]
+    code = by_id[func_id]["func"]
+    read = set(re.findall(r"\ba\.(\w+)", code))
+    assert read == {"identity", "authorised", "similarity"}
+    assert read <= set(FaceRecognizedAttributes.model_fields)
+    assert set(re.findall(r"\be\.(\w+)", code)) <= set(Event.model_fields)
+    (debug_id,) = by_id[func_id]["wires"][0]
+    assert by_id[debug_id]["type"] == "debug"
 
 
 def test_inject_sends_a_valid_ping() -> None:

@@ -10,11 +10,14 @@ import pytest
 from node.homeassistant.presence import PresenceTracker
 from node.mqtt.topics import presence_state_suffix
 from schemas.events import Event, Lifecycle
+from tests.contract.recorded import recorded_attributes
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
 
 def ev(type_: str, lc: Lifecycle, track: str = "t1", camera: str = "front", **kw: Any) -> Event:
+    """An event with the attributes the node recorded for its type, ``authorised`` changed."""
+    changes = {"authorised": kw.pop("authorised")} if "authorised" in kw else {}
     return Event(
         node_id="n1",
         camera=camera,
@@ -25,6 +28,7 @@ def ev(type_: str, lc: Lifecycle, track: str = "t1", camera: str = "front", **kw
         ended_at=T0 if lc is Lifecycle.END else None,
         score=0.8,
         label=kw.pop("label", type_),
+        attributes=recorded_attributes(type_, **changes),
         **kw,
     )
 
@@ -59,9 +63,9 @@ N, U, E = Lifecycle.NEW, Lifecycle.UPDATE, Lifecycle.END
         # authorised only when the recognised face is authorised
         (
             [
-                ev("face.recognized", N, attributes={"authorised": False}),
-                ev("face.recognized", N, "t2", attributes={"authorised": True}),
-                ev("face.recognized", E, "t2", attributes={"authorised": True}),
+                ev("face.recognized", N, authorised=False),
+                ev("face.recognized", N, "t2", authorised=True),
+                ev("face.recognized", E, "t2", authorised=True),
             ],
             [{}, {AUTH: "ON"}, {AUTH: "OFF"}],
         ),

@@ -17,6 +17,7 @@ from node.movement.analytic import MovementAnalytic
 from node.movement.escalation import EscalationRequest
 from node.movement.factory import MovementFactory, classifier_from
 from node.movement.pose_estimator import PoseEstimator
+from schemas.attributes import MovementAttributes
 from schemas.config import NodeConfig
 from schemas.config.movement import MovementConfig
 from schemas.manifest import ModelManifest
@@ -87,13 +88,15 @@ def test_a_person_falling_and_staying_down_raises_one_fall(detector: FakeDetecto
     falls = [e for e in events if e.label == "fall"]
     assert [e.lifecycle.value for e in falls] == ["new"]
     attrs = falls[0].attributes
-    assert attrs["descent_speed"] > 1.0 and attrs["time_on_ground_s"] >= 1.0
+    assert isinstance(attrs, MovementAttributes)
+    assert attrs.descent_speed is not None and attrs.descent_speed > 1.0
+    assert attrs.time_on_ground_s is not None and attrs.time_on_ground_s >= 1.0
     assert falls[0].type == "movement" and falls[0].box is not None
     assert a.counts["fall"] == 1
     # the detector's box jumps as the body goes down, so the tracker may hand over to a new id;
     # the fall machine follows the person, and the escalation names the id that fell
     assert [e.action for e in escalations] == ["fall"]
-    assert escalations[0].track_ids == (attrs["track_id"],)
+    assert escalations[0].track_ids == (attrs.track_id,)
 
 
 def test_standing_still_raises_nothing(detector: FakeDetector) -> None:

@@ -5,6 +5,7 @@ the event loop and emits one ``movement.identified`` event."""
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from node.movement.escalation import (
     person_crops,
 )
 from node.movement.events import IDENTIFIED_EVENT_TYPE
+from schemas.attributes import MovementIdentifiedAttributes
 from schemas.config.faces import FacesConfig
 from schemas.events import Event, Lifecycle, Severity
 from tests.conftest import SharedData
@@ -131,12 +133,14 @@ def test_identified_event_shape(engine: FaceEngine, gallery: Gallery, frame: Fra
     assert e.started_at.timestamp() == frame.captured_at
     assert e.score == pytest.approx(people[0].similarity)
     a = e.attributes
-    assert a["action"] == "fall" and a["track_ids"] == [3, 4, 5]
-    assert a["identities"] == [KNOWN] and a["unknown_faces"] == 1
-    assert [p["status"] for p in a["people"]] == ["identified", "unknown", "no_face"]
-    assert set(a["people"][0]) == {"track_id", "status", "identity", "similarity", "authorised",
-                                   "face_box"}
-    Event.model_validate_json(e.model_dump_json())  # JSON round trip, the published form
+    assert isinstance(a, MovementIdentifiedAttributes)
+    assert a.action == "fall" and a.track_ids == [3, 4, 5]
+    assert a.identities == [KNOWN] and a.unknown_faces == 1
+    assert [p.status for p in a.people] == ["identified", "unknown", "no_face"]
+    published = json.loads(e.model_dump_json())["attributes"]["people"]
+    assert all(set(p) == {"track_id", "status", "identity", "similarity", "authorised",
+                          "face_box"} for p in published)  # every key, null when it does not apply
+    assert Event.model_validate_json(e.model_dump_json()) == e  # the published form round trips
 
 
 async def test_worker_identifies_off_the_loop_and_emits_one_event(frame: Frame) -> None:
@@ -170,7 +174,8 @@ async def test_worker_identifies_off_the_loop_and_emits_one_event(frame: Frame) 
         release.set()  # from the loop: proves it is free
         await asyncio.wait_for(worker.drain(), 10)
     assert len(emitted) == 1 and emitted[0][1] is frame
-    assert emitted[0][0].attributes["people"][2]["status"] == "no_face"
+    attrs = emitted[0][0].attributes
+    assert isinstance(attrs, MovementIdentifiedAttributes) and attrs.people[2].status == "no_face"
     assert (worker.stats.requested, worker.stats.identified, worker.stats.failed) == (1, 1, 0)
 
 

@@ -30,6 +30,7 @@ from node.config import load_config
 from node.frame import Frame
 from node.movement.escalation import EscalationRequest
 from node.movement.factory import event_types as movement_event_types
+from schemas.attributes import MovementAttributes
 from schemas.config.movement import MovementConfig
 from schemas.events import Severity
 from tests.conftest import MosquittoBroker, SharedData
@@ -69,7 +70,8 @@ class ScriptedMovement:
     def _obs(self, tid: int, action: str, box: Any) -> Observation:
         return Observation(key=f"{tid}:{action}", type="movement", label=action, score=0.9,
                            box=np.asarray(box, np.float32), severity=Severity.HIGH,
-                           attributes={"track_id": tid, "action": action})
+                           attributes=MovementAttributes(track_id=tid, action=action,
+                                                         probs={action: 0.9}))
 
     def _escalate(self, frame: Frame, action: str, tids: tuple[int, ...], boxes: Any) -> None:
         if action in self._escalated or self._escalation is None:

@@ -7,11 +7,14 @@ from typing import Any
 
 from schemas.config.notifications import NotificationsConfig
 from schemas.events import Event, Lifecycle, Severity
+from tests.contract.recorded import recorded_attributes
 
 T0 = datetime(2024, 5, 6, 12, 0, tzinfo=timezone.utc)  # a Monday
 
 
 def event(**kw: Any) -> Event:
+    """A knife in zone `door`; ``attributes`` (a mapping) changes the recorded attributes of the
+    event's type (``tests/fixtures/events``)."""
     base: dict[str, Any] = {
         "node_id": "n1",
         "camera": "cam1",
@@ -22,9 +25,10 @@ def event(**kw: Any) -> Event:
         "score": 0.9,
         "label": "knife",
         "severity": Severity.HIGH,
-        "attributes": {"zones": ["door"]},
     }
+    changes = kw.pop("attributes", {"zones": ["door"]})
     base.update(kw)
+    base["attributes"] = recorded_attributes(base["type"], **changes)
     if base["lifecycle"] is Lifecycle.END:
         base.setdefault("ended_at", T0)
     return Event(**base)

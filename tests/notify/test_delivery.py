@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 
 from node.notify.store import FAILED, SENT, JobBatch, JobSpec
+from schemas.attributes import NotificationFailedAttributes
 from schemas.config.notifications import AttachKind
 from schemas.events import Event, Severity
 from tests.notify.events import event
@@ -121,10 +122,10 @@ async def test_gives_up_after_the_limit_with_a_failure_event(
     assert len(hook.requests) == 3
     (failed,) = emitted
     assert failed.type == "notification.failed"
-    assert failed.attributes["event_id"] == ev.event_id
-    assert failed.attributes["rule"] == "r" and failed.attributes["target"] == "h"
-    assert failed.attributes["attempts"] == 3
-    assert "503" in failed.attributes["error"]
+    a = failed.attributes
+    assert isinstance(a, NotificationFailedAttributes)
+    assert (a.event_id, a.event_type, a.rule, a.target) == (ev.event_id, ev.type, "r", "h")
+    assert a.attempts == 3 and "503" in a.error
     assert (stats.failed, stats.sent, stats.queued) == (1, 0, 0)
     assert job_states(tmp_path / "o.sqlite") == [("h", FAILED, 3)]
 
@@ -178,8 +179,10 @@ async def test_expired_and_orphaned_jobs_are_given_up_without_a_send(
         await notifier.queue(JobBatch([gone], created=time.time(), hold_until=0.0))
         await until(lambda: len(emitted) == 2)
     assert hook.requests == []
-    errors = sorted(str(e.attributes["error"]) for e in emitted)
+    attrs = [a for a in (e.attributes for e in emitted)
+             if isinstance(a, NotificationFailedAttributes)]
+    errors = sorted(a.error for a in attrs)
     assert errors[0].startswith("expired undelivered after 12")
     assert errors[1] == "target 'removed' is no longer configured"
     assert job_states(tmp_path / "o.sqlite") == [("h", FAILED, 0), ("removed", FAILED, 0)]
-    assert [e.attributes["attempts"] for e in emitted] == [0, 0]
+    assert [a.attempts for a in attrs] == [0, 0]

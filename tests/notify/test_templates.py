@@ -7,13 +7,14 @@ from datetime import timezone
 from zoneinfo import ZoneInfo
 
 from node.notify.templates import render, render_message, template_fields
+from schemas.attributes import FaceRecognizedAttributes
 from schemas.config.notifications import DEFAULT_BODY, DEFAULT_TITLE, TEMPLATE_FIELDS
 from schemas.events import Severity
 from tests.notify.events import event
 
 
 def test_every_documented_field_renders() -> None:
-    ev = event(attributes={"zones": ["door", "road"], "identity": "alice", "similarity": 0.71})
+    ev = event(attributes={"zones": ["door", "road"]})
     fields = template_fields(ev, "weapon_sms", "Gate node", timezone.utc)
     assert {*fields, "event_json"} == set(TEMPLATE_FIELDS)  # event_json: made when asked
     text = " ".join(f"{{{name}}}" for name in TEMPLATE_FIELDS if name != "attributes")
@@ -32,6 +33,15 @@ def test_rule_template() -> None:
     assert body.startswith("0.88 88% ['door'] ")
     # created_at is now; the zone name ends the time (CET or CEST).
     assert body.endswith(("CET", "CEST"))
+
+
+def test_identity_and_attributes_of_a_face() -> None:
+    ev = event(type="face.recognized", label="face", attributes={"identity": "alice"})
+    fields = template_fields(ev, "door", "n", timezone.utc)
+    out = render("{identity} {attributes[identity]} {attributes[similarity]:.2f}", fields, "")
+    assert isinstance(ev.attributes, FaceRecognizedAttributes)
+    assert out == f"alice alice {ev.attributes.similarity:.2f}"
+    assert fields["zones"] == "-"  # zones are the objects analytic's
 
 
 def test_missing_attribute_falls_back_to_default_text() -> None:

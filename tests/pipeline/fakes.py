@@ -16,6 +16,7 @@ from node.sources.capture import CapturedFrame, SourceStatus, StatusListener
 from node.thumbnail import grey_thumbnail
 from schemas.config.analytics import AnalyticConfig
 from schemas.events import Event
+from tests.contract.recorded import typed_attributes
 
 Script = Callable[[Frame], list[Observation]]
 
@@ -200,4 +201,5 @@ def grey(value: int) -> Image:
 
 
 def obs(key: str, score: float = 0.9) -> Observation:
-    return Observation(key=key, type="object", label="car", score=score)
+    return Observation(key=key, type="object", label="car", score=score,
+                       attributes=typed_attributes("object"))

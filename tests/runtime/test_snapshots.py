@@ -22,6 +22,7 @@ from node.snapshots import OverlayTap, SnapshotRenderer, encode_jpeg, settings_f
 from schemas.config import NodeConfig
 from schemas.config.outbox import OutboxConfig
 from schemas.events import Box, Event, Lifecycle
+from tests.contract.recorded import recorded_attributes, typed_attributes
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
@@ -46,6 +47,7 @@ def _event(lifecycle: Lifecycle, type_: str = "object", box: Box | None = None) 
         score=0.9,
         box=box,
         label="person",
+        attributes=recorded_attributes(type_),
     )
 
 
@@ -82,7 +84,8 @@ def test_overlay_replaces_the_frame_for_its_event_type_only() -> None:
     tap = OverlayTap()
     frame = _frame(10)
     overlay = np.full_like(frame.image, 200)
-    fire = Observation(key="fire", type="fire", label="fire", score=0.9)
+    fire = Observation(key="fire", type="fire", label="fire", score=0.9,
+                       attributes=typed_attributes("fire"))
     tap.record("fire", frame, AnalysisResult("fire", {}, [fire], overlay=overlay))
     tap.record("objects", frame, AnalysisResult("objects", {}, []))
     renderer = SnapshotRenderer(_config(), tap)

@@ -1,4 +1,4 @@
-"""The shipped suspect detector in the node: ``citywatch analyze`` on a held-out pistol image
+"""The shipped suspect detector in the node: ``citywatch analyse`` on a held-out pistol image
 prints a ``pistol`` box, and a short clip of that image raises a ``weapon`` event (severity high)
 through the objects analytic's tracker, confirmation and the event lifecycle; its people are
 YOLOX-nano's, through the node's decoder (two grids, per the manifest)."""
@@ -56,7 +56,7 @@ def test_analyze_prints_a_pistol_box(
     shared_data: SharedData, suspect_config: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     image = shared_data.path(PISTOL)
-    assert main(["analyze", str(image), "--config", str(suspect_config)]) == 0
+    assert main(["analyse", str(image), "--config", str(suspect_config)]) == 0
     out = capsys.readouterr().out
     rows = [line.split() for line in out.splitlines() if line.startswith("    ")]
     assert any(r[0] == "pistol" and float(r[1]) >= 0.4 for r in rows), out
@@ -77,7 +77,7 @@ def test_pistol_clip_raises_a_high_weapon_event(
     for _ in range(10):
         writer.write(frame)
     writer.release()
-    assert main(["analyze", str(clip), "--config", str(suspect_config), "--json"]) == 0
+    assert main(["analyse", str(clip), "--config", str(suspect_config), "--json"]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     events = [Event.model_validate(line["event"]) for line in lines if "event" in line]
     weapons = [e for e in events if e.type == "weapon" and e.label == "pistol"]

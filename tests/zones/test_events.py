@@ -9,6 +9,12 @@ from node.frame import Frame
 from node.lifecycle import EventLifecycle
 from node.zones import ZoneEngine, ZoneLayout
 from node.zones.observations import zone_observations
+from schemas.attributes import (
+    LineCrossedAttributes,
+    ZoneLoiteringAttributes,
+    ZoneOvercrowdedAttributes,
+    ZoneWrongWayAttributes,
+)
 from schemas.config.zones import LineConfig, ZoneLogicConfig, ZoneRulesConfig
 from schemas.events import Event, Lifecycle
 from tests.zones.tracks import Scene, detections, walk
@@ -37,8 +43,9 @@ def test_line_crossed_event() -> None:
     got = events(Scene().add(0, walk(7, (500, 700), (500, 300), 41)), ZoneLayout(lines=[line]))
     ((t, e),) = got
     assert (e.type, e.lifecycle, e.label) == ("line.crossed", Lifecycle.NEW, "person")
-    assert e.attributes["line"] == "door" and e.attributes["direction"] == "in"
-    assert e.attributes["track"] == 7 and e.attributes["label"] == "person"
+    a = e.attributes
+    assert isinstance(a, LineCrossedAttributes)
+    assert (a.line, a.direction, a.track, a.label) == ("door", "in", 7, "person")
     assert t == pytest.approx(2.3) and e.box is not None
 
 
@@ -47,12 +54,15 @@ def test_loitering_new_update_end() -> None:
     path += walk(1, (700, 500), (700, 500), 30)
     layout = ZoneLayout(zones={"cash": SQUARE}, rules={"cash": ZoneRulesConfig(loitering_s=10)})
     got = [(t, e) for t, e in events(Scene().add(0, path), layout)]
-    kinds = [(round(t, 1), e.lifecycle.value, e.attributes["dwell_s"]) for t, e in got]
+    attrs = [e.attributes for _, e in got if isinstance(e.attributes, ZoneLoiteringAttributes)]
+    kinds = [(round(t, 1), e.lifecycle.value, a.dwell_s)
+             for (t, e), a in zip(got, attrs, strict=True)]
     assert kinds == [(12.0, "new", 10.0), (17.0, "update", 15.0), (20.5, "end", 18.0)]
     end = got[-1][1]
-    assert end.type == "zone.loitering" and end.attributes["zone"] == "cash"
+    assert end.type == "zone.loitering" and isinstance(end.attributes, ZoneLoiteringAttributes)
+    assert end.attributes.zone == "cash"
     assert end.ended_at is not None and end.ended_at.timestamp() == pytest.approx(EPOCH + 20.0)
-    assert end.attributes["entered_at"].startswith("2023-11-14T22:13:22")  # EPOCH + 2.0
+    assert end.attributes.entered_at.timestamp() == EPOCH + 2.0
     assert len({e.track_id for _, e in got}) == 1
 
 
@@ -62,9 +72,11 @@ def test_overcrowded_new_and_end_with_count() -> None:
         s.add(0, walk(tid, (x, 500), (x, 500), 60) + walk(tid, (700, 500), (700, 500), 20))
     rules = ZoneRulesConfig(max_occupancy=2, for_s=2)
     got = events(s, ZoneLayout(zones={"plaza": SQUARE}, rules={"plaza": rules}))
-    kinds = [(round(t, 1), e.lifecycle.value, e.attributes["count"]) for t, e in got]
+    attrs = [e.attributes for _, e in got if isinstance(e.attributes, ZoneOvercrowdedAttributes)]
+    kinds = [(round(t, 1), e.lifecycle.value, a.count)
+             for (t, e), a in zip(got, attrs, strict=True)]
     assert kinds == [(2.0, "new", 3), (6.5, "end", 0)]
-    assert got[0][1].attributes["by_label"] == {"person": 3}
+    assert attrs[0].by_label == {"person": 3}
     assert got[1][1].ended_at is not None
     assert got[1][1].ended_at.timestamp() == pytest.approx(EPOCH + 6.0)
 
@@ -74,5 +86,6 @@ def test_wrong_way_event() -> None:
     got = events(Scene().add(0, walk(4, (450, 300), (450, 700), 80)), layout)
     ((_, e),) = got
     assert (e.type, e.lifecycle) == ("zone.wrong_way", Lifecycle.NEW)
-    assert e.attributes["zone"] == "stairs" and e.attributes["heading_deg"] == 90.0
-    assert e.attributes["allowed_deg"] == 270.0 and e.attributes["track"] == 4
+    a = e.attributes
+    assert isinstance(a, ZoneWrongWayAttributes)
+    assert (a.zone, a.heading_deg, a.allowed_deg, a.track) == ("stairs", 90.0, 270.0, 4)

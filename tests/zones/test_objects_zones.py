@@ -12,6 +12,7 @@ from node.clock import ManualClock
 from node.frame import Frame
 from node.lifecycle import EventLifecycle
 from node.zones import CounterStore
+from schemas.attributes import LineCrossedAttributes
 from schemas.config.camera import CameraConfig
 from schemas.config.objects import ObjectsConfig
 from tests.detect.fakes import FakeSession, encode_boxes, yolox_manifest
@@ -47,7 +48,8 @@ def test_a_person_crossing_a_line_and_crowding_a_zone() -> None:
     assert kinds.count(("line.crossed", "new")) == 1
     assert ("zone.overcrowded", "new") in kinds and ("zone.overcrowded", "end") in kinds
     crossed = next(e for _, e in events if e.type == "line.crossed")
-    assert crossed.attributes["line"] == "kerb" and crossed.attributes["direction"] == "in"
+    assert isinstance(crossed.attributes, LineCrossedAttributes)
+    assert (crossed.attributes.line, crossed.attributes.direction) == ("kerb", "in")
     state = store.state("cam1")
     assert state.lines["kerb"].in_count == 1 and state.lines["kerb"].in_by_label == {"person": 1}
     assert (state.zones["door"].in_count, state.zones["door"].out_count) == (1, 1)
