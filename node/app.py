@@ -7,7 +7,8 @@ so the very first connection publishes them, and the cameras start last. Stop or
 reverse: pipelines end their open events into the outbox, and the link publishes ``stopped``
 before it disconnects cleanly. docs/node.md describes the whole; each part lives in its own
 module (``node.sink``, ``node.services``, ``node.control``, ``node.stats``,
-``node.homeassistant``, ``node.notify``), and ``citywatch run`` is ``node.cli.run_cmd``.
+``node.homeassistant``, ``node.notify``, ``node.explain``), and ``citywatch run`` is
+``node.cli.run_cmd``.
 """
 
 from __future__ import annotations
@@ -32,8 +33,8 @@ from node.commands import CommandDispatcher
 from node.commands.channel import open_commands
 from node.commands.model_swap import register_model_commands
 from node.control import PipelineControl
-from node.face.commands import register_face_commands
-from node.face.enroll import EnrollPolicy, FaceService
+from node.explain.wiring import attach_explanations
+from node.face.commands import attach_face_commands
 from node.face.gate import AuthorisationGate, publish_gate, tick_gate
 from node.homeassistant import HomeAssistantBridge
 from node.mqtt.link import BrokerAddress, MqttLink, Protocol
@@ -184,7 +185,10 @@ class Node:
         await publish_gate(self.gate, c.node_id, self.sink.emit_event, link.set_state, cams)
         if self.gate.enforcing:
             self._spawn(tick_gate(self.gate, self._stopped, GATE_TICK_S), "gate-ticker")
-        self._setup_face_commands()
+        faces = self.services.faces
+        attach_face_commands(self.dispatcher, faces, c.analytics.faces, self.gate, self.control)
+        self._spawn(attach_explanations(c, self.loader, link, self.dispatcher, self.control,
+                                        self.sink, faces, self.factories), "explain")  # fmt: skip
         await link.start()
         self._start_cameras()
         self._spawn(publish_stats(link, self.topics.stats, c.stats_interval_s, self._stopped,
@@ -200,15 +204,6 @@ class Node:
             log.warning("mqtt.protocol 5 ignored: the embedded broker speaks MQTT 3.1.1 only")
         # amqtt speaks MQTT 3.1.1 only; asking for it directly saves a refused v5 handshake.
         return BrokerAddress(self.broker.host, self.broker.port), "3.1.1"
-
-    def _setup_face_commands(self) -> None:
-        """Enrollment and authorisation over MQTT, when the faces analytic runs."""
-        faces = self.services.faces if self.services is not None else None
-        if self.dispatcher is None or faces is None:
-            return
-        policy = EnrollPolicy.from_config(self.config.analytics.faces)
-        service = FaceService(faces.engine, faces.gallery, policy, self.gate, self.control)
-        register_face_commands(self.dispatcher, service)
 
     def _start_cameras(self) -> None:
         assert self.sink is not None

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from typing import Protocol
 
@@ -66,6 +66,9 @@ class OutboxEventSink:
         self._executor = executor
         self._renderer = renderer
         self._observers = list(observers)
+        # told of each event with its frame, on the loop, after the event is stored: must be
+        # quick (the explanation service only records the frame and may start a task)
+        self.frame_observers: list[Callable[[Event, Frame | None], None]] = []
         self._notifier = notifier
         self.emitted = 0
         self.snapshots = 0
@@ -90,6 +93,11 @@ class OutboxEventSink:
         self.emitted += 1
         for observer in self._observers:
             await observer.observe(event)
+        for watch in self.frame_observers:
+            try:
+                watch(event, snapshot_frame)
+            except Exception:  # an observer's bug must not cost the snapshot
+                log.exception("frame observer failed on event %s", event.event_id)
         # Notifications want the image even while the broker is away.
         attach = wants_image(jobs)
         if (wants or attach) and snapshot_frame is not None:

@@ -36,6 +36,7 @@ class ErrorCode(str, Enum):
     CONFLICT = "conflict"
     UNAVAILABLE = "unavailable"
     INTERNAL = "internal_error"
+    DEADLINE_EXCEEDED = "deadline_exceeded"
     # model swap
     FETCH_FAILED = "fetch_failed"
     CHECKSUM_MISMATCH = "checksum_mismatch"

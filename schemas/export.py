@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from schemas.commands import CommandEnvelope, Reply
 from schemas.config import NodeConfig
 from schemas.events import event_json_schema
+from schemas.explain import ExplainReport
 from schemas.manifest import ModelManifest
 from schemas.status import CameraStatus, NodeStats
 from schemas.zones import ZoneCountsState
@@ -28,6 +29,7 @@ def contracts() -> dict[str, type[BaseModel]]:
         "manifest": ModelManifest,
         "camera_status": CameraStatus,
         "stats": NodeStats,
+        "explanation": ExplainReport,
         "zone_counts": ZoneCountsState,
     }
 

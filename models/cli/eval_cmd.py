@@ -11,6 +11,7 @@ from typing import Any
 EVAL_MODULES = [
     "models.cli.eval_fire",
     "models.cli.eval_suspect",
+    "models.cli.eval_explain",
 ]
 
 

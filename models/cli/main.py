@@ -20,6 +20,7 @@ COMMAND_MODULES = [
     "models.cli.data_cmd",
     "models.cli.eval_cmd",
     "models.cli.convert_cmd",
+    "models.cli.explain_cmd",
 ]
 
 

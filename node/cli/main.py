@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "node.cli.eval_cmd",
     "node.cli.analyze_cmd",
     "node.cli.bench_cmd",
+    "node.cli.explain_cmd",
     "node.cli.notify_cmd",
 ]
 

@@ -10,9 +10,10 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from node.commands.dispatcher import CommandContext, CommandDispatcher
-from node.face.enroll import FaceService, decode_base64
+from node.face.enroll import EnrollPolicy, FaceService, decode_base64
 from node.face.gallery import IDENTITY_PATTERN
 from schemas.commands import NoParams
+from schemas.config.faces import FacesConfig
 
 Scalar = str | int | float | bool
 
@@ -45,6 +46,18 @@ class FaceNameParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(pattern=IDENTITY_PATTERN, description="Identity name.")
+
+
+def attach_face_commands(
+    dispatcher: CommandDispatcher | None, faces: Any, config: FacesConfig, gate: Any, frames: Any
+) -> None:
+    """Enrollment and authorisation over MQTT, when the faces analytic runs (``faces``: the
+    node's ``FaceServices``, None without it; ``frames``: camera frames for enrolment)."""
+    if dispatcher is None or faces is None:
+        return
+    policy = EnrollPolicy.from_config(config)
+    service = FaceService(faces.engine, faces.gallery, policy, gate, frames)
+    register_face_commands(dispatcher, service)
 
 
 def register_face_commands(dispatcher: CommandDispatcher, service: FaceService) -> None:

@@ -101,6 +101,8 @@ class DiscoverySpec:
     # The movement analytic's actions (config `analytics.movement.actions`) when it runs: the
     # event_types of its event entities and one counter sensor each.
     movement_actions: Sequence[str] = ()
+    # An image entity showing the latest explanation (the `explain` command, events).
+    explain: bool = False
     # Notification rules exist: a `notification.failed` event entity and two diagnostic sensors
     # (failures, queued) read from `stats.notifications`.
     notifications: bool = False
@@ -138,6 +140,7 @@ class DiscoverySpec:
             movement_actions=(
                 list(config.analytics.movement.actions) if "movement" in analytics else []
             ),
+            explain=config.explain.enabled,
             notifications=config.notifications.enabled and bool(config.notifications.rules),
             zone_counters=[
                 (c.name, [line.name for line in c.lines], sorted(c.zones))
@@ -151,7 +154,7 @@ def build_discovery(spec: DiscoverySpec) -> DeviceDiscovery:
     comps: dict[str, Component] = {}
     builders = (
         _event_components, _camera_components, _presence_components, _gate_components, _switches,
-        _movement_counters, _zone_counters, _notification_components,
+        _movement_counters, _explain_components, _zone_counters, _notification_components,
     )
     for builder in builders:
         for key, comp in builder(spec):
@@ -332,6 +335,21 @@ def _camera_components(spec: DiscoverySpec) -> Iterable[tuple[str, Component]]:
                     entity_category="diagnostic",
                 ),
             )
+
+
+def _explain_components(spec: DiscoverySpec) -> Iterable[tuple[str, Component]]:
+    if spec.explain:
+        yield (
+            "explanation",
+            ImageComponent(
+                p="image",
+                unique_id=_uid(spec, "explanation"),
+                name="Latest explanation",
+                qos=0,
+                image_topic=spec.topics.explain_image,
+                content_type="image/jpeg",
+            ),
+        )
 
 
 def _presence_components(spec: DiscoverySpec) -> Iterable[tuple[str, Component]]:

@@ -98,6 +98,16 @@ class Topics:
         """Latest snapshot of an event type (JPEG), for HA `image` entities."""
         return self.sub(f"events/{event_type}/snapshot")
 
+    @property
+    def explain_image(self) -> str:
+        """The latest explanation's overlay (JPEG), for HA's `image` entity."""
+        return self.sub("explain/image")
+
+    @property
+    def explain_report(self) -> str:
+        """The latest explanation's report (JSON, ``schemas.explain.ExplainReport``)."""
+        return self.sub("explain/report")
+
     def event_snapshot_crop(self, event_type: str) -> str:
         return f"{self.event_snapshot(event_type)}/crop"
 

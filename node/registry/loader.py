@@ -23,9 +23,17 @@ TENSORRT_ENGINES = "tensorrt"  # folder in the store for built TensorRT engines
 
 
 class ModelLoader:
-    def __init__(self, store: ModelStore, config: ModelsConfig | None = None) -> None:
+    def __init__(
+        self,
+        store: ModelStore,
+        config: ModelsConfig | None = None,
+        intra_op_threads: int | None = None,
+    ) -> None:
+        """``intra_op_threads`` overrides the config's for every session of this loader (the
+        explainer's own sessions)."""
         self.store = store
         self.config = config or ModelsConfig()
+        self._threads = intra_op_threads
         self._handles: dict[str, ModelHandle] = {}
         self._analytics: dict[str, str] = {}  # analytic name -> slot
         self._lock = threading.Lock()
@@ -34,8 +42,9 @@ class ModelLoader:
         """The options a model of ``keys`` (slot, model name) runs with: the ``models`` config,
         its ``per_model`` overrides, TensorRT engines kept in the store. Also for model files
         opened outside the registry (a bundled fire model, a custom movement classifier)."""
+        threads = intra_op_threads if intra_op_threads is not None else self._threads
         return session_options(
-            self.config, *keys, intra_op_threads=intra_op_threads,
+            self.config, *keys, intra_op_threads=threads,
             engine_cache_dir=self.store.root / TENSORRT_ENGINES,
         )  # fmt: skip
 

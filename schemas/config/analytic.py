@@ -6,6 +6,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from schemas.config.base import ConfigSection
+from schemas.config.explain import ExplainOnEvents
 
 
 class AnalyticConfig(ConfigSection):
@@ -16,4 +17,8 @@ class AnalyticConfig(ConfigSection):
     )
     update_interval_s: float = Field(
         default=5.0, ge=0, description="Least time between two `update` events of one track."
+    )
+    explain: ExplainOnEvents = Field(
+        default_factory=ExplainOnEvents,
+        description="Attach an explanation (heatmap) to `new` events of chosen types.",
     )

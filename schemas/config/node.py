@@ -12,6 +12,7 @@ from schemas.config.base import ConfigSection
 from schemas.config.broker import EmbeddedBrokerConfig
 from schemas.config.camera import CameraConfig
 from schemas.config.commands import CommandsConfig
+from schemas.config.explain import ExplainConfig
 from schemas.config.gate import GateConfig
 from schemas.config.homeassistant import HomeAssistantConfig
 from schemas.config.models import ModelsConfig
@@ -52,6 +53,7 @@ class NodeConfig(ConfigSection):
     gate: GateConfig = Field(default_factory=GateConfig)
     outbox: OutboxConfig = Field(default_factory=OutboxConfig)
     commands: CommandsConfig = Field(default_factory=CommandsConfig)
+    explain: ExplainConfig = Field(default_factory=ExplainConfig)
     homeassistant: HomeAssistantConfig = Field(default_factory=HomeAssistantConfig)
     models: ModelsConfig = Field(default_factory=ModelsConfig)
     snapshots: SnapshotConfig = Field(default_factory=SnapshotConfig)

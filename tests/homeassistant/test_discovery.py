@@ -31,6 +31,7 @@ from node.homeassistant.templates import AVAILABILITY_TEMPLATE
 from node.mqtt.topics import Topics
 from schemas.commands import CommandEnvelope, SetParams
 from schemas.config import NodeConfig
+from schemas.config.explain import ExplainConfig
 from schemas.events import Event, Lifecycle
 from schemas.homeassistant import DeviceDiscovery
 from tests.contract.recorded import recorded_attributes
@@ -140,7 +141,8 @@ def test_expected_entities() -> None:
         by_platform.setdefault(comp["p"], set()).add(key)
     events = set(event_types_for(config(), ANALYTICS))
     assert by_platform["event"] == {f"event_{ha_id(t)}" for t in events}
-    assert by_platform["image"] == {f"{c}_snapshot" for c in CAMERAS}
+    # one per camera, and the latest explanation (the `explain` command, on by default)
+    assert by_platform["image"] == {f"{c}_snapshot" for c in CAMERAS} | {"explanation"}
     assert by_platform["sensor"] == {f"{c}_fps" for c in CAMERAS} | {
         f"{c}_{a}_inference" for c in CAMERAS for a in ANALYTICS
     }
@@ -155,6 +157,13 @@ def test_expected_entities() -> None:
     topics = Topics("citywatch", "gate-7")
     assert cmps["event_face_recognized"]["state_topic"] == topics.event("face.recognized")
     assert cmps["back-yard_snapshot"]["image_topic"] == topics.camera_snapshot("back-yard")
+    assert cmps["explanation"]["image_topic"] == topics.explain_image
+
+
+def test_no_explanation_entity_when_explanations_are_off() -> None:
+    off = config().model_copy(update={"explain": ExplainConfig(enabled=False)})
+    cmps = build_discovery(DiscoverySpec.from_config(off, analytics=ANALYTICS)).cmps
+    assert "explanation" not in cmps
 
 
 def test_ids_are_valid_unique_and_scoped_to_the_node() -> None:

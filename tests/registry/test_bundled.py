@@ -83,7 +83,7 @@ def test_bundled_path_must_stay_under_models_and_name_the_file(bundled: str) -> 
         RegistryEntry(file="adder.onnx", bundled=bundled, manifest=manifest)
 
 
-@pytest.mark.parametrize("name", ["fire_cls", "fire_cls_int8", "movement_tcn"])
+@pytest.mark.parametrize("name", ["fire_cls", "fire_cls_int8", "fire_gradcam", "movement_tcn"])
 def test_shipped_bundled_entries_verify_in_the_repo(name: str, tmp_path: Path) -> None:
     entry = default_registry()[name]
     assert entry.bundled is not None
